@@ -1,0 +1,38 @@
+// swift-tools-version: 6.1
+// AMQPWire and the messaging stack built on it. No package dependencies: only the Swift
+// toolchain (standard library, Foundation, Glibc, Dispatch, Synchronization).
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "amqp-swift",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "AMQPWire", targets: ["AMQPWire"]),
+        .library(name: "Messaging", targets: ["Messaging"]),
+        .executable(name: "email-service", targets: ["EmailService"]),
+        .executable(name: "web-service", targets: ["WebService"]),
+        .executable(name: "amqp-codegen", targets: ["AMQPCodegen"]),
+    ],
+    targets: [
+        // The AMQP 0-9-1 client: codec, state machines, sockets, async channel API.
+        .target(name: "AMQPWire", swiftSettings: strict),
+        // Typed commands, events and RPC over AMQPWire.
+        .target(name: "Messaging", dependencies: ["AMQPWire"], swiftSettings: strict),
+        .executableTarget(name: "EmailService", dependencies: ["Messaging"], swiftSettings: strict),
+        .executableTarget(name: "WebService", dependencies: ["Messaging"], swiftSettings: strict),
+        // Generates Sources/AMQPWire/Generated from Specs/*.xml.
+        .target(name: "AMQPCodegenCore", swiftSettings: strict),
+        .executableTarget(name: "AMQPCodegen", dependencies: ["AMQPCodegenCore"], swiftSettings: strict),
+
+        .testTarget(name: "AMQPWireTests", dependencies: ["AMQPWire"], swiftSettings: strict),
+        .testTarget(
+            name: "AMQPWireIntegrationTests", dependencies: ["AMQPWire"], swiftSettings: strict),
+        .testTarget(name: "AMQPCodegenTests", dependencies: ["AMQPCodegenCore"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+print("email-service: not yet implemented")

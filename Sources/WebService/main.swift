@@ -1,0 +1,1 @@
+print("web-service: not yet implemented")
