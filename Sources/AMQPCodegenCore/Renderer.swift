@@ -81,6 +81,15 @@ public struct Renderer {
                 out += "AMQPMethodID(classID: \(cls.index), methodID: \(m.index))\n"
             }
         }
+        out += "\n    /// The methods that answer this one, when it is a synchronous request; empty otherwise.\n"
+        out += "    public var responseIDs: [AMQPMethodID] {\n        switch self {\n"
+        for cls in spec.classes {
+            for m in cls.methods where m.synchronous && !m.responses.isEmpty {
+                let ids = m.responses.map { ".\(Naming.lowerCamel(cls.name + "-" + $0))" }
+                out += "        case .\(Naming.lowerCamel(cls.name + "-" + m.name)): [\(ids.joined(separator: ", "))]\n"
+            }
+        }
+        out += "        default: []\n        }\n    }\n"
         out += "\n    /// The spec's name, such as `basic.publish`; nil for ids the spec does not define.\n"
         out += "    public var name: String? {\n        switch (classID, methodID) {\n"
         for cls in spec.classes {
@@ -116,15 +125,7 @@ public struct Renderer {
         out += "        case \(content.joined(separator: ", ")): true\n        default: false\n        }\n    }\n\n"
 
         out += "    /// The methods that answer this one, when it is a synchronous request; empty otherwise.\n"
-        out += "    public var responseIDs: [AMQPMethodID] {\n        switch id {\n"
-        for cls in spec.classes {
-            for m in cls.methods where m.synchronous && !m.responses.isEmpty {
-                let ids = m.responses.map { ".\(Naming.lowerCamel(cls.name + "-" + $0))" }
-                out += "        case .\(Naming.lowerCamel(cls.name + "-" + m.name)): [\(ids.joined(separator: ", "))]\n"
-            }
-        }
-        out += "        default: []\n        }\n    }\n\n"
-
+        out += "    public var responseIDs: [AMQPMethodID] { id.responseIDs }\n\n"
         out += """
                 /// Writes the method frame payload: class id, method id, then the arguments.
                 public func encode(into buffer: inout WireBuffer) throws(AMQPCodecError) {
@@ -221,7 +222,6 @@ public struct Renderer {
             out += "        }\n\n"
         }
         // Encode.
-        let hasThrowingWrites = m.fields.contains { ["shortstr", "longstr", "table"].contains($0.type) }
         let encodeSignature = "public func encodeArguments(into buffer: inout WireBuffer) throws(AMQPCodecError)"
         if m.fields.isEmpty {
             out += "        \(encodeSignature) {}\n\n"

@@ -124,6 +124,58 @@ public struct AMQPTimestamp: Sendable, Hashable, Comparable, CustomStringConvert
     public var description: String { "\(secondsSince1970)" }
 }
 
+extension FieldValue {
+    /// Values are equal when they encode to the same bytes: floats compare by bit pattern, so a
+    /// decoded NaN equals itself (and a decoded table its source) and `0.0` differs from `-0.0`.
+    /// IEEE `==` would make NaN unequal to itself, which `Hashable` does not allow.
+    public static func == (lhs: FieldValue, rhs: FieldValue) -> Bool {
+        switch (lhs, rhs) {
+        case (.float(let a), .float(let b)): a.bitPattern == b.bitPattern
+        case (.double(let a), .double(let b)): a.bitPattern == b.bitPattern
+        case (.boolean(let a), .boolean(let b)): a == b
+        case (.int8(let a), .int8(let b)): a == b
+        case (.uint8(let a), .uint8(let b)): a == b
+        case (.int16(let a), .int16(let b)): a == b
+        case (.uint16(let a), .uint16(let b)): a == b
+        case (.int32(let a), .int32(let b)): a == b
+        case (.uint32(let a), .uint32(let b)): a == b
+        case (.int64(let a), .int64(let b)): a == b
+        case (.decimal(let a), .decimal(let b)): a == b
+        case (.string(let a), .string(let b)): a == b
+        case (.stringBytes(let a), .stringBytes(let b)): a == b
+        case (.array(let a), .array(let b)): a == b
+        case (.timestamp(let a), .timestamp(let b)): a == b
+        case (.table(let a), .table(let b)): a == b
+        case (.void, .void): true
+        case (.bytes(let a), .bytes(let b)): a == b
+        default: false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(typeTag)
+        switch self {
+        case .float(let v): hasher.combine(v.bitPattern)
+        case .double(let v): hasher.combine(v.bitPattern)
+        case .boolean(let v): hasher.combine(v)
+        case .int8(let v): hasher.combine(v)
+        case .uint8(let v): hasher.combine(v)
+        case .int16(let v): hasher.combine(v)
+        case .uint16(let v): hasher.combine(v)
+        case .int32(let v): hasher.combine(v)
+        case .uint32(let v): hasher.combine(v)
+        case .int64(let v): hasher.combine(v)
+        case .decimal(let v): hasher.combine(v)
+        case .string(let v): hasher.combine(v)
+        case .stringBytes(let v), .bytes(let v): hasher.combine(v)
+        case .array(let v): hasher.combine(v)
+        case .timestamp(let v): hasher.combine(v)
+        case .table(let v): hasher.combine(v)
+        case .void: break
+        }
+    }
+}
+
 extension FieldValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
     ExpressibleByFloatLiteral, ExpressibleByArrayLiteral
 {

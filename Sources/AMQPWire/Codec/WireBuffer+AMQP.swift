@@ -34,9 +34,15 @@ extension WireBuffer {
         try writeLongString(string.utf8)
     }
 
-    /// Writes a field table with its 32-bit length prefix.
+    /// Writes a field table with its 32-bit length prefix. On error nothing is written.
     public mutating func writeFieldTable(_ table: FieldTable) throws(AMQPCodecError) {
-        try writeFieldTable(table, depth: 0)
+        let start = writerIndex
+        do {
+            try writeFieldTable(table, depth: 0)
+        } catch {
+            truncate(toWriterIndex: start)
+            throw error
+        }
     }
 
     /// Writes a table's entries without the length prefix (AMQPLAIN's response is encoded this way).

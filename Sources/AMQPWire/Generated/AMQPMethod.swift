@@ -34,37 +34,7 @@ public enum AMQPMethod: Sendable, Hashable {
     }
 
     /// The methods that answer this one, when it is a synchronous request; empty otherwise.
-    public var responseIDs: [AMQPMethodID] {
-        switch id {
-        case .connectionStart: [.connectionStartOk]
-        case .connectionSecure: [.connectionSecureOk]
-        case .connectionTune: [.connectionTuneOk]
-        case .connectionOpen: [.connectionOpenOk]
-        case .connectionClose: [.connectionCloseOk]
-        case .connectionUpdateSecret: [.connectionUpdateSecretOk]
-        case .channelOpen: [.channelOpenOk]
-        case .channelFlow: [.channelFlowOk]
-        case .channelClose: [.channelCloseOk]
-        case .exchangeDeclare: [.exchangeDeclareOk]
-        case .exchangeDelete: [.exchangeDeleteOk]
-        case .exchangeBind: [.exchangeBindOk]
-        case .exchangeUnbind: [.exchangeUnbindOk]
-        case .queueDeclare: [.queueDeclareOk]
-        case .queueBind: [.queueBindOk]
-        case .queueUnbind: [.queueUnbindOk]
-        case .queuePurge: [.queuePurgeOk]
-        case .queueDelete: [.queueDeleteOk]
-        case .basicQos: [.basicQosOk]
-        case .basicConsume: [.basicConsumeOk]
-        case .basicCancel: [.basicCancelOk]
-        case .basicGet: [.basicGetOk, .basicGetEmpty]
-        case .txSelect: [.txSelectOk]
-        case .txCommit: [.txCommitOk]
-        case .txRollback: [.txRollbackOk]
-        case .confirmSelect: [.confirmSelectOk]
-        default: []
-        }
-    }
+    public var responseIDs: [AMQPMethodID] { id.responseIDs }
 
     /// Writes the method frame payload: class id, method id, then the arguments.
     public func encode(into buffer: inout WireBuffer) throws(AMQPCodecError) {

@@ -132,6 +132,39 @@ extension AMQPMethodID {
     /// `confirm.select-ok`
     public static let confirmSelectOk = AMQPMethodID(classID: 85, methodID: 11)
 
+    /// The methods that answer this one, when it is a synchronous request; empty otherwise.
+    public var responseIDs: [AMQPMethodID] {
+        switch self {
+        case .connectionStart: [.connectionStartOk]
+        case .connectionSecure: [.connectionSecureOk]
+        case .connectionTune: [.connectionTuneOk]
+        case .connectionOpen: [.connectionOpenOk]
+        case .connectionClose: [.connectionCloseOk]
+        case .connectionUpdateSecret: [.connectionUpdateSecretOk]
+        case .channelOpen: [.channelOpenOk]
+        case .channelFlow: [.channelFlowOk]
+        case .channelClose: [.channelCloseOk]
+        case .exchangeDeclare: [.exchangeDeclareOk]
+        case .exchangeDelete: [.exchangeDeleteOk]
+        case .exchangeBind: [.exchangeBindOk]
+        case .exchangeUnbind: [.exchangeUnbindOk]
+        case .queueDeclare: [.queueDeclareOk]
+        case .queueBind: [.queueBindOk]
+        case .queueUnbind: [.queueUnbindOk]
+        case .queuePurge: [.queuePurgeOk]
+        case .queueDelete: [.queueDeleteOk]
+        case .basicQos: [.basicQosOk]
+        case .basicConsume: [.basicConsumeOk]
+        case .basicCancel: [.basicCancelOk]
+        case .basicGet: [.basicGetOk, .basicGetEmpty]
+        case .txSelect: [.txSelectOk]
+        case .txCommit: [.txCommitOk]
+        case .txRollback: [.txRollbackOk]
+        case .confirmSelect: [.confirmSelectOk]
+        default: []
+        }
+    }
+
     /// The spec's name, such as `basic.publish`; nil for ids the spec does not define.
     public var name: String? {
         switch (classID, methodID) {

@@ -1,0 +1,105 @@
+extension AMQPChannel {
+    /// Publishes a message.
+    ///
+    /// The method, header and body frames are encoded into the connection's write buffer in one
+    /// step (they never interleave with another publish) and written by the I/O thread, usually
+    /// together with other publishes. The call suspends only while publishing must wait: the
+    /// broker blocked the connection or paused the channel, too many bytes are queued, or the
+    /// channel's confirm window is full.
+    ///
+    /// With `mandatory`, a message no queue accepts comes back on ``returnedMessages()``. On a
+    /// channel in confirm mode, await the returned ``PublishConfirmation`` to learn whether the
+    /// broker took the message.
+    @discardableResult
+    public func publish(
+        _ body: some Collection<UInt8> & Sendable, exchange: String = "", routingKey: String,
+        mandatory: Bool = false, properties: BasicProperties = BasicProperties()
+    ) async throws -> PublishConfirmation {
+        let method = AMQPMethod.basic(.publish(.init(exchange: exchange, routingKey: routingKey, mandatory: mandatory)))
+        let (id, incarnation, core) = (self.id, handle.incarnation, self.core)
+        while true {
+            let attempt = core.state.withLock { s -> PublishAttempt in
+                switch s.publishPermission(channel: id, incarnation: incarnation) {
+                case .denied(let error): return .failed(error)
+                case .wait: return .wait
+                case .granted: break
+                }
+                let frameMax = s.tune?.frameMax ?? 131_072
+                var promise: ConfirmPromise?
+                var sequence: UInt64 = 0
+                if s.channels[id]!.confirms != nil {
+                    let p = ConfirmPromise()
+                    sequence = s.channels[id]!.confirms!.register(p)
+                    promise = p
+                }
+                do throws(AMQPCodecError) {
+                    try AMQPFrameEncoder.encodeContent(
+                        method, channel: id, properties: properties, body: body, frameMax: frameMax, into: &s.outbound)
+                } catch {
+                    if promise != nil { s.channels[id]!.confirms!.unregisterLast() }
+                    return .failed(.invalidArgument(error))
+                }
+                return .sent(PublishConfirmation(sequenceNumber: sequence, promise: promise), wake: s.takeWakeup())
+            }
+            switch attempt {
+            case .sent(let confirmation, let wake):
+                if wake { core.wakeup.signal() }
+                return confirmation
+            case .failed(let error):
+                throw error
+            case .wait:
+                try await core.waitForPermission { s in s.publishPermission(channel: id, incarnation: incarnation) }
+            }
+        }
+    }
+
+    /// Publishes a UTF-8 string.
+    @discardableResult
+    public func publish(
+        _ text: String, exchange: String = "", routingKey: String, mandatory: Bool = false,
+        properties: BasicProperties = BasicProperties()
+    ) async throws -> PublishConfirmation {
+        try await publish(
+            Array(text.utf8), exchange: exchange, routingKey: routingKey, mandatory: mandatory, properties: properties)
+    }
+
+    /// Puts the channel in confirm mode: the broker acks or nacks every publish from now on.
+    /// At most `window` publishes may be unconfirmed at once; `publish` waits beyond that.
+    public func enablePublisherConfirms(window: Int = 1000) async throws {
+        guard window > 0 else { throw AMQPError(.invalidArgument, "the confirm window must be at least 1") }
+        let id = self.id
+        try await call(.confirm(.select(.init()))) { s, _ in
+            // Publishes written after select are numbered from 1: start counting with the frame.
+            if s.channels[id]?.confirms == nil { s.channels[id]?.confirms = ConfirmTracker() }
+            s.channels[id]?.confirmWindow = window
+        }
+    }
+
+    /// A new subscription to messages the broker returns as unroutable (`mandatory` publishes).
+    /// It holds up to 256 messages, dropping the oldest when the reader falls behind, and ends
+    /// when the channel closes. Only messages returned after subscribing are seen.
+    public func returnedMessages() -> BroadcastSubscription<AMQPReturnedMessage> {
+        let broadcast = core.state.withLock { s in
+            s.channels[id].flatMap { $0.incarnation == handle.incarnation ? $0.returns : nil }
+        }
+        return BroadcastSubscription(broadcast ?? Self.finishedReturns)
+    }
+
+    private static let finishedReturns: Broadcast<AMQPReturnedMessage> = {
+        let b = Broadcast<AMQPReturnedMessage>(capacity: 1)
+        b.finish()
+        return b
+    }()
+
+    /// Starts a transaction mode on the channel (`tx.select`): publishes and acks take effect on
+    /// ``commitTransaction()``.
+    public func enableTransactions() async throws { try await call(.tx(.select(.init()))) }
+    public func commitTransaction() async throws { try await call(.tx(.commit(.init()))) }
+    public func rollbackTransaction() async throws { try await call(.tx(.rollback(.init()))) }
+}
+
+enum PublishAttempt {
+    case sent(PublishConfirmation, wake: Bool)
+    case wait
+    case failed(AMQPError)
+}

@@ -1,0 +1,190 @@
+/// A connection to a RabbitMQ broker: one TCP connection, one I/O thread, many channels.
+///
+/// ```swift
+/// let connection = try await AMQPConnection.connect(url: "amqp://guest:guest@localhost:5672/%2f")
+/// let channel = try await connection.openChannel()
+/// try await channel.declareQueue("tasks", durable: true)
+/// try await channel.publish(Array("hello".utf8), routingKey: "tasks")
+/// try await connection.close()
+/// ```
+///
+/// Safe to use from any number of tasks. Publishing and acknowledging only queue frames for the
+/// I/O thread; requests such as `declareQueue` wait for the broker's reply without holding any
+/// lock. Release the connection without ``close()`` and its socket is dropped.
+public final class AMQPConnection: Sendable {
+    let core: ConnectionCore
+
+    private init(core: ConnectionCore) { self.core = core }
+
+    deinit {
+        core.abort(AMQPError(.connectionClosed, "the AMQPConnection was released without close()"))
+    }
+
+    /// Connects, trying the configured endpoints in order, and completes the AMQP handshake.
+    ///
+    /// Throws ``AMQPError`` with code `connectFailed`, `connectTimeout`, `authenticationFailed`,
+    /// `virtualHostAccessRefused` or `invalidConfiguration`.
+    public static func connect(_ configuration: AMQPConnectionConfiguration) async throws -> AMQPConnection {
+        try configuration.validate()
+        let core = try ConnectionCore(
+            configuration: configuration, clientProperties: ClientProperties.make(for: configuration))
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                core.state.withLock { $0.connectWaiter = continuation }
+                IOLoop.start(core: core)
+            }
+        } onCancel: {
+            core.abort(AMQPError(.cancelled, "connecting was cancelled"))
+        }
+        return AMQPConnection(core: core)
+    }
+
+    /// Connects to the broker an AMQP URI names (see ``AMQPConnectionConfiguration/init(url:)``).
+    public static func connect(url: String) async throws -> AMQPConnection {
+        try await connect(AMQPConnectionConfiguration(url: url))
+    }
+
+    /// Connects, runs `body`, and closes the connection however `body` ends.
+    public static func withConnection<R: Sendable>(
+        _ configuration: AMQPConnectionConfiguration, _ body: (AMQPConnection) async throws -> R
+    ) async throws -> R {
+        let connection = try await connect(configuration)
+        do {
+            let result = try await body(connection)
+            try await connection.close()
+            return result
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    /// Opens a channel on the lowest free id after the last one opened.
+    /// Throws `channelLimitReached` when every id up to the negotiated channel_max is open.
+    public func openChannel() async throws -> AMQPChannel {
+        let request = core.nextRequestID()
+        let incarnation = core.nextIncarnation()
+        var channelID: UInt16 = 0
+        _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ChannelReply, any Error>) in
+            core.update { s, _ in
+                s.replyWaiters[request] = continuation
+                if let id = s.machine.openChannel(request: request, into: &s.actions) {
+                    s.channels[id] = ChannelShell(incarnation: incarnation)
+                    s.openingChannels[request] = id
+                    channelID = id
+                }
+            }
+        }
+        return AMQPChannel(connection: self, handle: ChannelHandle(core: core, id: channelID, incarnation: incarnation))
+    }
+
+    /// Opens a channel, runs `body`, and closes the channel however `body` ends.
+    public func withChannel<R: Sendable>(_ body: (AMQPChannel) async throws -> R) async throws -> R {
+        let channel = try await openChannel()
+        do {
+            let result = try await body(channel)
+            try await channel.close()
+            return result
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+    }
+
+    /// Closes every channel and the connection, waiting for the broker's close-ok (at most ten
+    /// seconds; then the socket is dropped). Closing a closed connection does nothing.
+    public func close() async throws {
+        let request = core.nextRequestID()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ChannelReply, any Error>) in
+                    self.core.update { s, _ in
+                        s.replyWaiters[request] = continuation
+                        s.machine.close(request: request, into: &s.actions)
+                    }
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(10))
+                self.core.abort(AMQPError(.connectionClosed, "the broker did not answer connection.close within 10 s"))
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Whether the connection is open (the handshake is done and it has not closed).
+    public var isOpen: Bool { core.state.withLock { $0.machine.isOpen } }
+
+    /// Why the connection closed, once it has; nil while open.
+    public var closeReason: AMQPError? { core.state.withLock { $0.closedError } }
+
+    /// The channel_max, frame_max and heartbeat both sides agreed on.
+    public var tuneParameters: TuneParameters? { core.state.withLock { $0.tune } }
+
+    /// The broker's `connection.start` properties (product, version, capabilities, ...).
+    public var serverProperties: FieldTable { core.state.withLock { $0.serverProperties } }
+
+    /// Whether the broker has blocked publishing (`connection.blocked`).
+    public var isBlocked: Bool { core.state.withLock { $0.machine.isBlocked } }
+
+    /// A new subscription to the connection's events (blocked, unblocked, closed). It buffers up
+    /// to 64 events, dropping the oldest when the reader falls behind, and ends when the
+    /// connection closes.
+    public func events() -> BroadcastSubscription<AMQPConnectionEvent> {
+        BroadcastSubscription(core.events)
+    }
+
+    /// Replaces the connection's secret (for example an expiring OAuth 2 token) without reconnecting.
+    public func updateSecret(_ newSecret: String, reason: String) async throws {
+        let request = core.nextRequestID()
+        var scratch = WireBuffer()
+        do throws(AMQPCodecError) {
+            try scratch.writeShortString(reason, field: "update-secret reason")
+        } catch {
+            throw AMQPError.invalidArgument(error)
+        }
+        _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ChannelReply, any Error>) in
+            core.update { s, _ in
+                s.replyWaiters[request] = continuation
+                s.machine.updateSecret(request: request, newSecret: Array(newSecret.utf8), reason: reason, into: &s.actions)
+            }
+        }
+    }
+}
+
+extension ConnectionCore {
+    /// Ends the connection at once: the socket is dropped and everything waiting fails with `error`.
+    func abort(_ error: AMQPError) {
+        update { s, _ in s.machine.transportFailed(error, into: &s.actions) }
+        wakeup.signal()
+    }
+}
+
+/// The client properties sent in `connection.start-ok`.
+enum ClientProperties {
+    static let version = "0.1.0"
+
+    static func make(for configuration: AMQPConnectionConfiguration) -> FieldTable {
+        var table: FieldTable = [
+            "product": "AMQPWire",
+            "version": .string(version),
+            "platform": "Swift",
+            "copyright": "the AMQPWire authors",
+            "information": "A pure-Swift AMQP 0-9-1 client",
+            "capabilities": .table([
+                "publisher_confirms": true,
+                "exchange_exchange_bindings": true,
+                "basic.nack": true,
+                "consumer_cancel_notify": true,
+                "connection.blocked": true,
+                "authentication_failure_close": true,
+                "per_consumer_qos": true,
+                "direct_reply_to": true,
+            ]),
+        ]
+        if let name = configuration.connectionName { table["connection_name"] = .string(name) }
+        for entry in configuration.clientProperties { table[entry.key] = entry.value }
+        return table
+    }
+}

@@ -1,0 +1,62 @@
+/// A consumer's deliveries, as an `AsyncSequence` (see ``AMQPChannel/consume(queue:tag:noAck:exclusive:noLocal:arguments:bufferCapacity:)``).
+///
+/// Iterate it from one task. The sequence ends (returns nil) after ``cancel()`` or when the
+/// channel or connection is closed by the application; it throws when the broker cancels the
+/// consumer or closes the channel, after the deliveries already buffered.
+public final class AMQPConsumer: AsyncSequence, Sendable {
+    public typealias Element = AMQPDelivery
+
+    /// The consumer tag (the broker's, if none was given).
+    public let tag: String
+    /// The channel the consumer runs on.
+    public let channel: AMQPChannel
+    let buffer: DeliveryBuffer
+    let noAck: Bool
+
+    init(channel: AMQPChannel, tag: String, buffer: DeliveryBuffer, noAck: Bool) {
+        self.channel = channel
+        self.tag = tag
+        self.buffer = buffer
+        self.noAck = noAck
+    }
+
+    deinit {
+        // Nobody can iterate any more: stop the broker sending, and put back what was buffered.
+        abandon()
+    }
+
+    /// Cancels the consumer and waits for the broker's cancel-ok. Deliveries already buffered
+    /// can still be taken; then the sequence ends.
+    public func cancel() async throws {
+        let (tag, id) = (self.tag, channel.id)
+        let registered = channel.core.state.withLock { $0.channels[id]?.consumers[tag] != nil }
+        guard registered else { return }
+        try await channel.call(.basic(.cancel(.init(consumerTag: tag))))
+        channel.core.state.withLock { _ = $0.channels[id]?.consumers.removeValue(forKey: tag) }
+        buffer.finish(nil)
+    }
+
+    private func abandon() {
+        let core = channel.core
+        let (tag, id, incarnation, noAck) = (self.tag, channel.id, channel.handle.incarnation, self.noAck)
+        try? core.locked { (s, _) throws(AMQPError) in
+            guard s.channels[id]?.incarnation == incarnation,
+                s.channels[id]?.consumers.removeValue(forKey: tag) != nil
+            else { return }
+            s.channels[id]?.abandonedConsumers[tag] = noAck
+            try s.machine.withChannel(id, into: &s.actions) { (ch, actions) throws(AMQPError) in
+                try ch.send(.basic(.cancel(.init(consumerTag: tag, noWait: true))), into: &actions)
+            }
+        }
+        for delivery in buffer.drainAndEnd() where !noAck {
+            try? delivery.reject(requeue: true)
+        }
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let consumer: AMQPConsumer
+        public mutating func next() async throws -> AMQPDelivery? { try await consumer.buffer.next() }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(consumer: self) }
+}

@@ -1,0 +1,163 @@
+import Synchronization
+
+/// The shell around the state machines: the state every task and the I/O thread share, under
+/// one `Mutex`. Tasks lock it briefly to run an intent through the state machine and queue the
+/// frames it produces; the I/O thread locks it to feed in frames it read. Nothing waits for the
+/// network while holding it: continuations are resumed, and deliveries handed over, only after
+/// the lock is released (see ``Effect``).
+final class ConnectionCore: Sendable {
+    let configuration: AMQPConnectionConfiguration
+    let state: Mutex<ShellState>
+    let wakeup: WakeupPipe
+    private let requestIDs = Atomic<UInt64>(1)
+    private let incarnations = Atomic<UInt64>(1)
+    /// Where the connection's events go.
+    let events = Broadcast<AMQPConnectionEvent>(capacity: 64)
+
+    init(configuration: AMQPConnectionConfiguration, clientProperties: FieldTable) throws(AMQPError) {
+        self.configuration = configuration
+        self.wakeup = try WakeupPipe()
+        let handshake = ConnectionStateMachine.Handshake(
+            username: configuration.username, password: configuration.password,
+            mechanisms: configuration.authMechanisms, virtualHost: configuration.virtualHost,
+            clientProperties: clientProperties,
+            requested: TuneParameters(
+                channelMax: configuration.channelMax, frameMax: configuration.frameMax,
+                heartbeat: configuration.heartbeat),
+            maxMessageSize: configuration.maxMessageSize)
+        state = Mutex(ShellState(machine: ConnectionStateMachine(handshake: handshake, now: .now)))
+    }
+
+    func nextRequestID() -> RequestID { requestIDs.add(1, ordering: .relaxed).oldValue }
+    func nextIncarnation() -> UInt64 { incarnations.add(1, ordering: .relaxed).oldValue }
+
+    /// Runs `body` under the lock, then the effects it queued, then wakes the I/O thread if frames
+    /// were queued for it.
+    @discardableResult
+    func locked<R>(_ body: (inout ShellState, inout [Effect]) throws(AMQPError) -> R) throws(AMQPError) -> R {
+        var effects: [Effect] = []
+        let result: Result<R, AMQPError>
+        let wake: Bool
+        (result, wake) = state.withLock { s in
+            let r: Result<R, AMQPError>
+            do throws(AMQPError) { r = .success(try body(&s, &effects)) } catch { r = .failure(error) }
+            s.applyActions(core: self, effects: &effects)
+            return (r, s.takeWakeup())
+        }
+        if wake { wakeup.signal() }
+        run(effects)
+        return try result.get()
+    }
+
+    /// ``locked(_:)`` for bodies that cannot fail.
+    @discardableResult
+    func update<R>(_ body: (inout ShellState, inout [Effect]) -> R) -> R {
+        var effects: [Effect] = []
+        let (result, wake) = state.withLock { s in
+            let r = body(&s, &effects)
+            s.applyActions(core: self, effects: &effects)
+            return (r, s.takeWakeup())
+        }
+        if wake { wakeup.signal() }
+        run(effects)
+        return result
+    }
+
+    func run(_ effects: [Effect]) {
+        for effect in effects { effect.run(core: self) }
+    }
+
+    // MARK: Requests
+
+    /// Sends a synchronous request on a channel and waits for its reply. Cancelling the task stops
+    /// the wait (the reply is discarded when it arrives).
+    func request(channel: UInt16, incarnation: UInt64, _ method: AMQPMethod,
+        prepare: ((inout ShellState, RequestID) -> Void)? = nil) async throws -> ChannelReply
+    {
+        try Self.validate(method)
+        let id = nextRequestID()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ChannelReply, any Error>) in
+                do {
+                    try locked { (s, effects) throws(AMQPError) in
+                        try s.checkChannel(channel, incarnation: incarnation)
+                        s.replyWaiters[id] = continuation
+                        if Task.isCancelled {
+                            s.replyWaiters[id] = nil
+                            effects.append(.resumeReply(continuation, .failure(AMQPError.cancelledWait)))
+                            return
+                        }
+                        prepare?(&s, id)
+                        try s.machine.withChannel(channel, into: &s.actions) { (ch, actions) throws(AMQPError) in
+                            ch.send(request: id, method, into: &actions)
+                        }
+                    }
+                } catch {
+                    state.withLock { $0.replyWaiters[id] = nil }
+                    continuation.resume(throwing: error)
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.replyWaiters.removeValue(forKey: id) }
+            waiter?.resume(throwing: AMQPError.cancelledWait)
+        }
+    }
+
+    /// Encodes a method once into scratch space, so a value that cannot be sent (a name over 255
+    /// bytes) fails the caller instead of the connection.
+    static func validate(_ method: AMQPMethod) throws(AMQPError) {
+        var scratch = WireBuffer(capacity: 256)
+        do { try method.encode(into: &scratch) } catch { throw .invalidArgument(error) }
+    }
+
+    /// Sends a method with no reply on a channel.
+    func send(channel: UInt16, incarnation: UInt64, _ method: AMQPMethod) throws(AMQPError) {
+        try locked { (s, _) throws(AMQPError) in
+            try s.checkChannel(channel, incarnation: incarnation)
+            try s.machine.withChannel(channel, into: &s.actions) { (ch, actions) throws(AMQPError) in
+                try ch.send(method, into: &actions)
+            }
+        }
+    }
+
+    /// Wakes the I/O thread to resume reads paused by a full consumer buffer (it re-checks the buffers).
+    func resumeReading() {
+        wakeup.signal()
+    }
+
+    /// Waits until `condition` (checked under the lock) no longer asks to wait. Woken whenever
+    /// something that may change it happens: unblocked, flow, a confirm, a drained write buffer.
+    func waitForPermission(_ check: @escaping @Sendable (inout ShellState) -> PublishPermission) async throws {
+        let id = nextRequestID()
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let outcome = state.withLock { s -> PublishPermission in
+                    let permission = check(&s)
+                    if case .wait = permission {
+                        if Task.isCancelled { return .denied(AMQPError.cancelledWait) }
+                        s.permissionWaiters[id] = continuation
+                    }
+                    return permission
+                }
+                switch outcome {
+                case .granted: continuation.resume()
+                case .denied(let error): continuation.resume(throwing: error)
+                case .wait: break
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.permissionWaiters.removeValue(forKey: id) }
+            waiter?.resume(throwing: AMQPError.cancelledWait)
+        }
+    }
+}
+
+enum PublishPermission: Sendable {
+    case granted
+    case wait
+    case denied(AMQPError)
+}
+
+extension AMQPError {
+    static let cancelledWait = AMQPError(.cancelled, "the task was cancelled while waiting")
+}

@@ -1,0 +1,138 @@
+import Synchronization
+
+/// The bounded buffer between the I/O thread and one consumer's `for await` loop.
+///
+/// The I/O thread pushes; the consumer pops. When the buffer holds ``capacity`` deliveries the
+/// connection stops reading from the socket, so TCP pushes back on the broker instead of memory
+/// growing; the consumer taking deliveries below half of capacity resumes reading. (A read in
+/// progress may overshoot the capacity by what it already decoded, at most one read's worth.)
+final class DeliveryBuffer: Sendable {
+    private struct State: Sendable {
+        var items = RingBuffer<AMQPDelivery>(initialCapacity: 64)
+        var waiter: CheckedContinuation<AMQPDelivery?, any Error>?
+        /// Set once the stream ends: nil for a clean end, or the error to throw after the items.
+        var end: Result<Void, AMQPError>?
+        var readerPaused = false
+    }
+
+    let capacity: Int
+    private let state = Mutex(State())
+    /// Called (outside the lock) when the buffer drains after it paused the reader.
+    private let resumeReading: @Sendable () -> Void
+
+    init(capacity: Int, resumeReading: @escaping @Sendable () -> Void) {
+        self.capacity = max(1, capacity)
+        self.resumeReading = resumeReading
+    }
+
+    enum PushResult { case accepted, full, ended }
+
+    /// Adds a delivery. `.full`: reading should pause; `.ended`: the stream is over and the
+    /// delivery was not taken (the caller puts it back).
+    func push(_ delivery: AMQPDelivery) -> PushResult {
+        let (waiter, result) = state.withLock { s -> (CheckedContinuation<AMQPDelivery?, any Error>?, PushResult) in
+            guard s.end == nil else { return (nil, .ended) }
+            if let waiter = s.waiter {
+                s.waiter = nil
+                return (waiter, .accepted)
+            }
+            s.items.append(delivery)
+            if s.items.count >= capacity {
+                s.readerPaused = true
+                return (nil, .full)
+            }
+            return (nil, .accepted)
+        }
+        waiter?.resume(returning: delivery)
+        return result
+    }
+
+    /// Ends the stream after the buffered deliveries; `error` is thrown once they are taken.
+    func finish(_ error: AMQPError?) {
+        let (waiter, resume) = state.withLock { s -> (CheckedContinuation<AMQPDelivery?, any Error>?, Bool) in
+            guard s.end == nil else { return (nil, false) }
+            s.end = error.map { .failure($0) } ?? .success(())
+            let waiter = s.waiter
+            s.waiter = nil
+            let resume = s.readerPaused
+            s.readerPaused = false
+            return (waiter, resume)
+        }
+        if let waiter {
+            if let error { waiter.resume(throwing: error) } else { waiter.resume(returning: nil) }
+        }
+        if resume { resumeReading() }
+    }
+
+    /// Takes every buffered delivery and ends the stream (the consumer went away).
+    func drainAndEnd() -> [AMQPDelivery] {
+        let (items, waiter, resume) = state.withLock { s in
+            var items: [AMQPDelivery] = []
+            while let item = s.items.removeFirst() { items.append(item) }
+            if s.end == nil { s.end = .success(()) }
+            let waiter = s.waiter
+            s.waiter = nil
+            let resume = s.readerPaused
+            s.readerPaused = false
+            return (items, waiter, resume)
+        }
+        waiter?.resume(returning: nil)
+        if resume { resumeReading() }
+        return items
+    }
+
+    var bufferedCount: Int { state.withLock { $0.items.count } }
+
+    /// The next delivery, nil at a clean end; throws the stream's error, or `CancellationError`.
+    func next() async throws -> AMQPDelivery? {
+        enum Immediate { case item(AMQPDelivery, resume: Bool), end(Result<Void, AMQPError>), wait }
+        let immediate = state.withLock { s -> Immediate in
+            if let item = s.items.removeFirst() {
+                var resume = false
+                if s.readerPaused && s.items.count <= capacity / 2 {
+                    s.readerPaused = false
+                    resume = true
+                }
+                return .item(item, resume: resume)
+            }
+            if let end = s.end { return .end(end) }
+            return .wait
+        }
+        switch immediate {
+        case .item(let item, let resume):
+            if resume { resumeReading() }
+            return item
+        case .end(let end):
+            try end.get()
+            return nil
+        case .wait:
+            break
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<AMQPDelivery?, any Error>) in
+                enum Outcome { case item(AMQPDelivery), end(Result<Void, AMQPError>), cancelled, waiting }
+                let outcome = state.withLock { s -> Outcome in
+                    if let item = s.items.removeFirst() { return .item(item) }
+                    if let end = s.end { return .end(end) }
+                    if Task.isCancelled { return .cancelled }
+                    s.waiter = continuation
+                    return .waiting
+                }
+                switch outcome {
+                case .item(let item): continuation.resume(returning: item)
+                case .end(.success): continuation.resume(returning: nil)
+                case .end(.failure(let error)): continuation.resume(throwing: error)
+                case .cancelled: continuation.resume(throwing: CancellationError())
+                case .waiting: break
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { s in
+                let w = s.waiter
+                s.waiter = nil
+                return w
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+}

@@ -1,0 +1,249 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// The connection's I/O thread: connects, then polls the socket and the wake-up pipe, reads and
+/// decodes frames, feeds them to the state machine in batches (one lock per batch), writes what
+/// tasks queued, and keeps the heartbeat clock. It owns the socket and the read buffers, so none
+/// of those need a lock.
+final class IOLoop: @unchecked Sendable {
+    // @unchecked: after `start` the loop is touched only by its own thread.
+    private let core: ConnectionCore
+    private var socket: TCPSocket?
+    private var inbound = WireBuffer(capacity: 1 << 18)
+    private var decoder: AMQPFrameDecoder
+    private var writing = WireBuffer(capacity: 1 << 16)
+    private let readChunk: UnsafeMutableRawBufferPointer
+    private var frames: [AMQPFrame] = []
+    private var effects: [Effect] = []
+    /// Consumer buffers that filled up; reads pause until they drain.
+    private var fullBuffers: [DeliveryBuffer] = []
+    private var lastRead = ContinuousClock.now
+    private var lastWrite = ContinuousClock.now
+    private var nextTick: ContinuousClock.Instant?
+    private var handshakeDeadline: ContinuousClock.Instant?
+
+    static let readChunkSize = 1 << 16
+    /// Reads per loop turn before writes get their turn, so a flood in does not starve output.
+    static let readsPerTurn = 8
+
+    private init(core: ConnectionCore) {
+        self.core = core
+        self.decoder = AMQPFrameDecoder(maxFrameSize: max(core.configuration.frameMax, 131_072))
+        self.readChunk = .allocate(byteCount: Self.readChunkSize, alignment: 16)
+        frames.reserveCapacity(256)
+        effects.reserveCapacity(256)
+    }
+
+    deinit { readChunk.deallocate() }
+
+    static func start(core: ConnectionCore) {
+        let loop = IOLoop(core: core)
+        let thread = Thread { loop.run() }
+        thread.name = "amqp-io"
+        thread.start()
+    }
+
+    private func run() {
+        let config = core.configuration
+        var failure: AMQPError?
+        for endpoint in config.endpoints {
+            if core.state.withLock({ $0.closedError != nil }) { return }
+            do {
+                socket = try TCPSocket.connect(
+                    host: endpoint.host, port: endpoint.port, deadline: .now + config.connectionTimeout)
+                break
+            } catch {
+                failure = error
+            }
+        }
+        guard socket != nil else {
+            let error =
+                config.endpoints.count > 1
+                ? AMQPError(
+                    .connectFailed,
+                    "no broker endpoint accepted the connection (tried \(config.endpoints.map(\.description).joined(separator: ", "))); last: \(failure?.message ?? "?")",
+                    underlying: failure)
+                : failure ?? AMQPError(.connectFailed, "no endpoint to connect to")
+            batch { s in s.machine.transportFailed(error, into: &s.actions) }
+            return
+        }
+        handshakeDeadline = .now + config.connectionTimeout
+        batch { s in s.machine.start(into: &s.actions) }
+        loop()
+        socket?.shutdown()
+        socket?.close()
+    }
+
+    // MARK: The loop
+
+    private func loop() {
+        while true {
+            // Take what tasks queued, and write it.
+            if writing.readableBytes == 0 {
+                writing.clear()
+                let (close, waiters) = core.state.withLock { s -> (Bool, [CheckedContinuation<Void, any Error>]) in
+                    if s.outbound.readableBytes > 0 { swap(&s.outbound, &writing) }
+                    s.wakeupPending = false
+                    var waiters: [CheckedContinuation<Void, any Error>] = []
+                    if !s.permissionWaiters.isEmpty && writing.readableBytes > 0 {
+                        waiters = Array(s.permissionWaiters.values)
+                        s.permissionWaiters.removeAll()
+                    }
+                    return (s.socketCloseRequested, waiters)
+                }
+                for waiter in waiters { waiter.resume() }
+                if close {
+                    finishWrites()
+                    return
+                }
+            }
+            if writing.readableBytes > 0 && !flush() { continue }
+
+            // Wait for bytes, space to write, a wake-up or the next deadline.
+            fullBuffers.removeAll { $0.bufferedCount <= $0.capacity / 2 }
+            let wantRead = fullBuffers.isEmpty
+            let wantWrite = writing.readableBytes > 0
+            var fds = [
+                pollfd(
+                    fd: socket!.fd, events: Int16((wantRead ? POLLIN : 0) | (wantWrite ? POLLOUT : 0)), revents: 0),
+                pollfd(fd: core.wakeup.readFD, events: Int16(POLLIN), revents: 0),
+            ]
+            let rc = poll(&fds, 2, timeoutMilliseconds())
+            if rc < 0 && errno != EINTR {
+                transportFailed(AMQPError(.ioError, "poll(): \(TCPSocket.errnoText())"))
+                continue
+            }
+            if fds[1].revents != 0 { core.wakeup.drain() }
+            let socketEvents = Int32(fds[0].revents)
+            if socketEvents & Int32(POLLIN | POLLHUP | POLLERR) != 0 && wantRead { read() }
+            tick()
+        }
+    }
+
+    private func timeoutMilliseconds() -> Int32 {
+        let deadlines = [nextTick, handshakeDeadline].compactMap { $0 }
+        guard let next = deadlines.min() else { return -1 }
+        let remaining = next - .now
+        return remaining <= .zero ? 0 : Int32(clamping: remaining.milliseconds + 1)
+    }
+
+    // MARK: Reading
+
+    private func read() {
+        guard let socket else { return }
+        var closed: AMQPError?
+        for _ in 0..<Self.readsPerTurn {
+            switch socket.receive(into: readChunk) {
+            case .bytes(let n):
+                inbound.writeBytes(UnsafeRawBufferPointer(rebasing: readChunk[0..<n]))
+                if n < readChunk.count { break }
+                continue
+            case .wouldBlock:
+                break
+            case .closed:
+                closed = AMQPError(.ioError, "the broker closed the TCP connection")
+            case .failed(let code):
+                closed = AMQPError(.ioError, "reading from the socket failed: \(TCPSocket.errnoText(code))")
+            }
+            break
+        }
+        lastRead = .now
+        var decodeError: AMQPCodecError?
+        do {
+            while let frame = try decoder.decodeFrame(from: &inbound) { frames.append(frame) }
+        } catch {
+            decodeError = error
+        }
+        inbound.discardReadBytes()
+        let now = lastRead
+        let tune = batch { s -> TuneParameters? in
+            s.machine.bytesRead(now: now)
+            for frame in frames { s.machine.receive(frame, into: &s.actions) }
+            if let decodeError { s.machine.decodingFailed(decodeError, into: &s.actions) }
+            if let closed { s.machine.transportFailed(closed, into: &s.actions) }
+            return s.tune
+        }
+        frames.removeAll(keepingCapacity: true)
+        if let tune {
+            decoder.maxFrameSize = tune.frameMax
+            handshakeDeadline = nil
+        }
+    }
+
+    // MARK: Writing
+
+    /// Writes until done or the socket is full; false when the connection failed.
+    private func flush() -> Bool {
+        guard let socket else { return false }
+        while writing.readableBytes > 0 {
+            let result = writing.withUnsafeReadableBytes { socket.send($0) }
+            switch result {
+            case .bytes(let n):
+                writing.moveReaderIndex(forwardBy: n)
+                lastWrite = .now
+            case .wouldBlock:
+                return true
+            case .closed, .failed:
+                let code: Int32 = if case .failed(let c) = result { c } else { EPIPE }
+                transportFailed(AMQPError(.ioError, "writing to the socket failed: \(TCPSocket.errnoText(code))"))
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Writes what is left before closing, for at most two seconds (a close-ok or a reason).
+    private func finishWrites() {
+        let deadline = ContinuousClock.now + .seconds(2)
+        while writing.readableBytes > 0, ContinuousClock.now < deadline, let socket {
+            _ = flush()
+            guard writing.readableBytes > 0 else { break }
+            var fd = pollfd(fd: socket.fd, events: Int16(POLLOUT), revents: 0)
+            _ = poll(&fd, 1, 100)
+        }
+    }
+
+    // MARK: Clock and failures
+
+    private func tick() {
+        let now = ContinuousClock.now
+        if let handshakeDeadline, now >= handshakeDeadline {
+            self.handshakeDeadline = nil
+            let seconds = core.configuration.connectionTimeout
+            transportFailed(AMQPError(.connectTimeout, "the AMQP handshake did not finish within \(seconds)"))
+            return
+        }
+        if let nextTick, now < nextTick { return }
+        let (paused, read, written) = (!fullBuffers.isEmpty, lastRead, lastWrite)
+        nextTick = batch { s in
+            // While reads are paused for a slow consumer, silence is ours, not the broker's.
+            s.machine.bytesRead(now: paused ? now : read)
+            s.machine.bytesWritten(now: written)
+            s.machine.tick(now: now, into: &s.actions)
+            return s.machine.heartbeat.nextDeadline()
+        }
+    }
+
+    private func transportFailed(_ error: AMQPError) {
+        batch { s in s.machine.transportFailed(error, into: &s.actions) }
+    }
+
+    /// Runs `body` under the lock, applies the actions, then runs the effects outside it.
+    @discardableResult
+    private func batch<R>(_ body: (inout ShellState) -> R) -> R {
+        let result = core.state.withLock { s in
+            let r = body(&s)
+            s.applyActions(core: core, effects: &effects)
+            return r
+        }
+        for effect in effects {
+            if let full = effect.run(core: core), !fullBuffers.contains(where: { $0 === full }) {
+                fullBuffers.append(full)
+            }
+        }
+        effects.removeAll(keepingCapacity: true)
+        return result
+    }
+}

@@ -1,0 +1,58 @@
+import Synchronization
+
+/// The broker's answer to one publish on a channel in confirm mode, to await with ``wait()``.
+///
+/// The waiter is registered before the publish is written, so no confirm is ever missed, and
+/// nothing is kept once the answer is in: ignoring a confirmation costs nothing.
+public struct PublishConfirmation: Sendable {
+    /// The publish's sequence number on its channel (the broker's delivery tag for the confirm);
+    /// 0 on a channel without confirms.
+    public let sequenceNumber: UInt64
+    let promise: ConfirmPromise?
+
+    /// Returns when the broker has taken responsibility for the message (basic.ack). Throws
+    /// `publishNacked` when it refused it, `confirmOutcomeUnknown` when the channel or connection
+    /// ended first, and `confirmsNotEnabled` on a channel without confirms.
+    public func wait() async throws {
+        guard let promise else {
+            throw AMQPError(
+                .confirmsNotEnabled, "the channel is not in confirm mode; call enablePublisherConfirms() first")
+        }
+        try await promise.wait()
+    }
+
+    /// The outcome if it is already known, without waiting.
+    public var result: Result<Void, AMQPError>? { promise?.result }
+}
+
+/// The shared state behind a ``PublishConfirmation``.
+final class ConfirmPromise: Sendable {
+    private struct State {
+        var result: Result<Void, AMQPError>?
+        var waiters: [CheckedContinuation<Void, any Error>] = []
+    }
+    private let state = Mutex(State())
+
+    var result: Result<Void, AMQPError>? { state.withLock { $0.result } }
+
+    func resolve(_ result: Result<Void, AMQPError>) {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, any Error>] in
+            guard s.result == nil else { return [] }
+            s.result = result
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for waiter in waiters { waiter.resume(with: result.mapError { $0 as any Error }) }
+    }
+
+    func wait() async throws {
+        if let result = state.withLock({ $0.result }) { return try result.get() }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let result = state.withLock { s -> Result<Void, AMQPError>? in
+                if s.result == nil { s.waiters.append(continuation) }
+                return s.result
+            }
+            if let result { continuation.resume(with: result.mapError { $0 as any Error }) }
+        }
+    }
+}

@@ -1,0 +1,310 @@
+/// The state behind ``ConnectionCore``'s lock: the state machine, the bytes queued for the socket,
+/// and everything the application waits on.
+struct ShellState: Sendable {
+    var machine: ConnectionStateMachine
+    /// Scratch space for the state machine's actions, reused so a frame allocates nothing.
+    var actions: [ConnectionAction] = []
+    /// Frames queued for the I/O thread, which swaps the whole buffer out to write it.
+    var outbound = WireBuffer(capacity: 1 << 16)
+    /// True while the I/O thread has been signalled and has not yet taken `outbound`.
+    var wakeupPending = false
+    /// Publishers wait once this many bytes are queued and unwritten.
+    var outboundHighWater = 4 << 20
+
+    var replyWaiters: [RequestID: CheckedContinuation<ChannelReply, any Error>] = [:]
+    var permissionWaiters: [RequestID: CheckedContinuation<Void, any Error>] = [:]
+    var connectWaiter: CheckedContinuation<Void, any Error>?
+    var channels: [UInt16: ChannelShell] = [:]
+    /// Channel opens in flight: request → channel id.
+    var openingChannels: [RequestID: UInt16] = [:]
+    /// `basic.consume` requests in flight: request → the consumer's channel and buffer.
+    var pendingConsumers: [RequestID: PendingConsumer] = [:]
+
+    var tune: TuneParameters?
+    var serverProperties: FieldTable = [:]
+    /// Set once the connection is closed, with why; later calls fail with it.
+    var closedError: AMQPError?
+    /// The I/O thread should flush what is queued and close the socket.
+    var socketCloseRequested = false
+
+    init(machine: ConnectionStateMachine) { self.machine = machine }
+
+    struct PendingConsumer: Sendable {
+        var channel: UInt16
+        var buffer: DeliveryBuffer
+        var noAck: Bool
+    }
+
+    /// True when `outbound` holds bytes the I/O thread has not been told about; marks it told.
+    mutating func takeWakeup() -> Bool {
+        guard !wakeupPending, outbound.readableBytes > 0 else { return false }
+        wakeupPending = true
+        return true
+    }
+
+    func checkChannel(_ id: UInt16, incarnation: UInt64) throws(AMQPError) {
+        if let closedError { throw closedError }
+        guard let channel = channels[id], channel.incarnation == incarnation else {
+            throw AMQPError(.channelClosed, "channel \(id) is closed", channel: id)
+        }
+    }
+
+    /// Whether a publish on the channel may go now.
+    func publishPermission(channel id: UInt16, incarnation: UInt64) -> PublishPermission {
+        if let closedError { return .denied(closedError) }
+        guard let channel = channels[id], channel.incarnation == incarnation, machine.channel(id)?.isOpen == true else {
+            return .denied(AMQPError(.channelClosed, "channel \(id) is closed", channel: id))
+        }
+        if machine.isBlocked || !channel.flowActive || outbound.readableBytes >= outboundHighWater {
+            return .wait
+        }
+        if let confirms = channel.confirms, confirms.outstanding >= channel.confirmWindow { return .wait }
+        return .granted
+    }
+
+    mutating func wakePermissionWaiters(_ effects: inout [Effect]) {
+        guard !permissionWaiters.isEmpty else { return }
+        for waiter in permissionWaiters.values { effects.append(.resumeVoid(waiter, .success(()))) }
+        permissionWaiters.removeAll()
+    }
+
+    // MARK: Actions
+
+    /// Carries out the state machine's actions: bytes into `outbound`, bookkeeping here, and
+    /// everything that resumes a task or hands over a message into `effects`, for after the lock.
+    mutating func applyActions(core: ConnectionCore, effects: inout [Effect]) {
+        var index = 0
+        while index < actions.count {
+            let action = actions[index]
+            index += 1
+            apply(action, core: core, effects: &effects)
+        }
+        actions.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func apply(_ action: ConnectionAction, core: ConnectionCore, effects: inout [Effect]) {
+        switch action {
+        case .sendProtocolHeader:
+            outbound.writeBytes(AMQPFrame.protocolHeader)
+        case .sendMethod(let channel, let method):
+            do {
+                try AMQPFrameEncoder.encodeMethod(method, channel: channel, into: &outbound)
+            } catch {
+                // Every method reaching here was validated when the application passed its values.
+                machine.fail(
+                    AMQPError(.invalidArgument, "cannot encode \(method.id): \(error.message)", underlying: error),
+                    into: &actions)
+            }
+        case .sendHeartbeat:
+            AMQPFrameEncoder.writeHeartbeat(into: &outbound)
+        case .handshakeCompleted(let tune, let serverProperties):
+            self.tune = tune
+            self.serverProperties = serverProperties
+            if let waiter = connectWaiter {
+                connectWaiter = nil
+                effects.append(.resumeVoid(waiter, .success(())))
+            }
+        case .blocked(let reason):
+            effects.append(.event(.blocked(reason: reason)))
+        case .unblocked:
+            wakePermissionWaiters(&effects)
+            effects.append(.event(.unblocked))
+        case .closeConnection(let error):
+            closeConnection(error, effects: &effects)
+        case .succeed(let request, let reply):
+            succeed(request, reply, effects: &effects)
+        case .fail(let request, let error):
+            if let channel = openingChannels.removeValue(forKey: request) { channels[channel] = nil }
+            pendingConsumers[request] = nil
+            if let waiter = replyWaiters.removeValue(forKey: request) {
+                effects.append(.resumeReply(waiter, .failure(error)))
+            }
+        case .channelClosed(let id, let error):
+            guard let channel = channels.removeValue(forKey: id) else { return }
+            channel.close(error, effects: &effects)
+            wakePermissionWaiters(&effects)
+        case .deliver(let id, let message):
+            deliver(channel: id, message, core: core, effects: &effects)
+        case .returned(let id, let message):
+            guard case .return(let r) = message.method, let channel = channels[id] else { return }
+            effects.append(
+                .returned(
+                    channel.returns,
+                    AMQPReturnedMessage(
+                        replyCode: AMQPReplyCode(r.replyCode), replyText: r.replyText, exchange: r.exchange,
+                        routingKey: r.routingKey, properties: message.properties, body: message.body)))
+        case .confirm(let id, let tag, let multiple, let ack):
+            guard channels[id]?.confirms != nil else { return }
+            let wasFull = channels[id]!.confirms!.outstanding >= channels[id]!.confirmWindow
+            _ = channels[id]!.confirms!.resolve(deliveryTag: tag, multiple: multiple) { sequence, promise in
+                effects.append(
+                    .confirm(
+                        promise,
+                        ack
+                            ? .success(())
+                            : .failure(
+                                AMQPError(
+                                    .publishNacked,
+                                    "the broker nacked publish \(sequence) on channel \(id): it did not take responsibility for the message",
+                                    channel: id))))
+            }
+            if wasFull { wakePermissionWaiters(&effects) }
+        case .consumerCancelled(let id, let tag):
+            guard let consumer = channels[id]?.consumers.removeValue(forKey: tag) else { return }
+            effects.append(
+                .finishConsumer(
+                    consumer.buffer,
+                    AMQPError(
+                        .consumerCancelledByBroker,
+                        "the broker cancelled consumer '\(tag)' on channel \(id) (its queue was deleted or became unavailable)",
+                        channel: id)))
+        case .flow(let id, let active):
+            channels[id]?.flowActive = active
+            if active { wakePermissionWaiters(&effects) }
+        }
+    }
+
+    private mutating func succeed(_ request: RequestID, _ reply: ChannelReply, effects: inout [Effect]) {
+        let waiter = replyWaiters.removeValue(forKey: request)
+        if let channel = openingChannels.removeValue(forKey: request), waiter == nil {
+            // The opener stopped waiting: close the channel rather than leak it.
+            try? machine.withChannel(channel, into: &actions) { (ch, actions) throws(AMQPError) in
+                ch.close(request: nil, into: &actions)
+            }
+        }
+        if let pending = pendingConsumers.removeValue(forKey: request),
+            case .method(.basic(.consumeOk(let ok))) = reply
+        {
+            if waiter != nil {
+                channels[pending.channel]?.consumers[ok.consumerTag] = .init(buffer: pending.buffer, noAck: pending.noAck)
+            } else {
+                // The consumer's task stopped waiting: cancel what the broker started.
+                channels[pending.channel]?.abandonedConsumers[ok.consumerTag] = pending.noAck
+                try? machine.withChannel(pending.channel, into: &actions) { (ch, actions) throws(AMQPError) in
+                    try ch.send(.basic(.cancel(.init(consumerTag: ok.consumerTag, noWait: true))), into: &actions)
+                }
+            }
+        }
+        if let waiter { effects.append(.resumeReply(waiter, .success(reply))) }
+    }
+
+    private mutating func deliver(
+        channel id: UInt16, _ message: ContentAssembler.Message, core: ConnectionCore, effects: inout [Effect]
+    ) {
+        guard case .deliver(let d) = message.method, let channel = channels[id] else { return }
+        guard let consumer = channel.consumers[d.consumerTag] else {
+            // A consumer this client gave up on: put manual-ack deliveries back for others.
+            if channels[id]?.abandonedConsumers[d.consumerTag] == false {
+                try? machine.withChannel(id, into: &actions) { (ch, actions) throws(AMQPError) in
+                    try ch.send(.basic(.reject(.init(deliveryTag: d.deliveryTag, requeue: true))), into: &actions)
+                }
+            }
+            return
+        }
+        let delivery = AMQPDelivery(
+            consumerTag: d.consumerTag, deliveryTag: d.deliveryTag, redelivered: d.redelivered,
+            exchange: d.exchange, routingKey: d.routingKey, properties: message.properties, body: message.body,
+            messageCount: nil,
+            channel: consumer.noAck ? Optional<ChannelHandle>.none : ChannelHandle(core: core, id: id, incarnation: channel.incarnation))
+        effects.append(.deliver(consumer.buffer, delivery))
+    }
+
+    private mutating func closeConnection(_ error: AMQPError?, effects: inout [Effect]) {
+        let reason = error ?? AMQPError(.connectionClosed, "the connection was closed by the application")
+        if closedError == nil { closedError = reason }
+        socketCloseRequested = true
+        if let waiter = connectWaiter {
+            connectWaiter = nil
+            effects.append(.resumeVoid(waiter, .failure(reason)))
+        }
+        for waiter in replyWaiters.values { effects.append(.resumeReply(waiter, .failure(reason))) }
+        replyWaiters.removeAll()
+        openingChannels.removeAll()
+        pendingConsumers.removeAll()
+        for channel in channels.values { channel.close(error, effects: &effects) }
+        channels.removeAll()
+        wakePermissionWaiters(&effects)
+        effects.append(.event(.closed(error)))
+    }
+}
+
+/// The shell's bookkeeping for one open channel.
+struct ChannelShell: Sendable {
+    struct Consumer: Sendable {
+        var buffer: DeliveryBuffer
+        var noAck: Bool
+    }
+
+    /// Distinguishes this channel from earlier ones that had the same id.
+    let incarnation: UInt64
+    var consumers: [String: Consumer] = [:]
+    /// Consumers cancelled because their caller stopped waiting: tag → noAck.
+    var abandonedConsumers: [String: Bool] = [:]
+    var confirms: ConfirmTracker<ConfirmPromise>?
+    var confirmWindow = Int.max
+    var flowActive = true
+    let returns = Broadcast<AMQPReturnedMessage>(capacity: 256)
+
+    init(incarnation: UInt64) { self.incarnation = incarnation }
+
+    /// Ends consumers and unconfirmed publishes: nil error means the application closed the channel.
+    func close(_ error: AMQPError?, effects: inout [Effect]) {
+        for consumer in consumers.values { effects.append(.finishConsumer(consumer.buffer, error)) }
+        var confirms = self.confirms
+        confirms?.drain { sequence, promise in
+            let cause = error?.message ?? "the channel was closed"
+            effects.append(
+                .confirm(
+                    promise,
+                    .failure(
+                        AMQPError(
+                            .confirmOutcomeUnknown,
+                            "publish \(sequence) was not confirmed before the channel ended (\(cause)); the broker may or may not have it",
+                            underlying: error))))
+        }
+        effects.append(.finishReturns(returns))
+    }
+}
+
+/// What a channel's deliveries and the ``AMQPChannel`` use to reach their channel: the connection,
+/// the channel id, and which channel of that id it was.
+struct ChannelHandle: Sendable {
+    let core: ConnectionCore
+    let id: UInt16
+    let incarnation: UInt64
+}
+
+/// Work that must happen after the lock is released: resuming tasks and handing over messages.
+enum Effect: Sendable {
+    case resumeReply(CheckedContinuation<ChannelReply, any Error>, Result<ChannelReply, AMQPError>)
+    case resumeVoid(CheckedContinuation<Void, any Error>, Result<Void, AMQPError>)
+    case deliver(DeliveryBuffer, AMQPDelivery)
+    case finishConsumer(DeliveryBuffer, AMQPError?)
+    case confirm(ConfirmPromise, Result<Void, AMQPError>)
+    case returned(Broadcast<AMQPReturnedMessage>, AMQPReturnedMessage)
+    case finishReturns(Broadcast<AMQPReturnedMessage>)
+    case event(AMQPConnectionEvent)
+
+    /// Runs the effect; returns the buffer when a delivery filled it (reading should pause).
+    @discardableResult
+    func run(core: ConnectionCore) -> DeliveryBuffer? {
+        switch self {
+        case .resumeReply(let waiter, let result): waiter.resume(with: result.mapError { $0 as any Error })
+        case .resumeVoid(let waiter, let result): waiter.resume(with: result.mapError { $0 as any Error })
+        case .deliver(let buffer, let delivery):
+            switch buffer.push(delivery) {
+            case .accepted: break
+            case .full: return buffer
+            case .ended: try? delivery.reject(requeue: true)  // the consumer is gone: back to the queue
+            }
+        case .finishConsumer(let buffer, let error): buffer.finish(error)
+        case .confirm(let promise, let result): promise.resolve(result)
+        case .returned(let broadcast, let message): broadcast.publish(message)
+        case .finishReturns(let broadcast): broadcast.finish()
+        case .event(let event):
+            core.events.publish(event)
+            if case .closed = event { core.events.finish() }
+        }
+        return nil
+    }
+}

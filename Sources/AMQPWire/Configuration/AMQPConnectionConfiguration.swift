@@ -1,0 +1,82 @@
+/// Everything needed to open a connection. Start from ``init()`` (RabbitMQ's defaults), or from
+/// a URI with ``init(url:)``, then adjust fields.
+public struct AMQPConnectionConfiguration: Sendable, Hashable {
+    /// A broker address. IPv6 literals are written without brackets here (`::1`).
+    public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int = 5672) {
+            self.host = host
+            self.port = port
+        }
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    /// Tried in order until one accepts the connection.
+    public var endpoints: [Endpoint] = [Endpoint(host: "localhost")]
+    public var username = "guest"
+    public var password = "guest"
+    public var virtualHost = "/"
+    /// SASL mechanisms in order of preference; the first the broker also offers is used.
+    public var authMechanisms: [AuthMechanism] = [.plain, .amqplain]
+    /// Heartbeat interval the client asks for, in seconds (0: take the broker's value).
+    public var heartbeat: UInt16 = 60
+    /// Largest frame the client asks for, in bytes; never below 8192.
+    public var frameMax: UInt32 = 131_072
+    /// Highest channel id the client asks for.
+    public var channelMax: UInt16 = 2047
+    /// How long the TCP connect and the AMQP handshake may take, per endpoint.
+    public var connectionTimeout: Duration = .seconds(30)
+    /// Shown in the management UI and `rabbitmqctl list_connections`.
+    public var connectionName: String?
+    /// Extra client properties sent in `start-ok`, merged over the defaults.
+    public var clientProperties: FieldTable = [:]
+    /// The largest message body accepted from the broker; a larger one closes its channel (the
+    /// broker keeps the message) instead of being allocated.
+    public var maxMessageSize: Int = 64 << 20
+
+    public init() {}
+
+    /// A configuration from an AMQP URI (`amqp://user:pass@host:port/vhost?heartbeat=10`).
+    /// Throws ``AMQPError`` with code `invalidConfiguration` naming the part at fault.
+    public init(url: String) throws(AMQPError) {
+        self = try AMQPURI.parse(url)
+    }
+
+    /// A configuration whose endpoints come from every URI, in order; credentials, virtual host
+    /// and options come from the first, and the others may not contradict it.
+    public init(urls: [String]) throws(AMQPError) {
+        guard let first = urls.first else {
+            throw AMQPError(.invalidConfiguration, "no broker URI given")
+        }
+        self = try AMQPURI.parse(first)
+        for (index, url) in urls.enumerated().dropFirst() {
+            let other = try AMQPURI.parse(url)
+            guard other.username == username, other.password == password, other.virtualHost == virtualHost else {
+                throw AMQPError(
+                    .invalidConfiguration,
+                    "broker URI \(index + 1) names other credentials or another virtual host than the first")
+            }
+            endpoints.append(contentsOf: other.endpoints)
+        }
+    }
+
+    /// Checks values the broker would refuse, before any connection is made.
+    public func validate() throws(AMQPError) {
+        guard !endpoints.isEmpty else { throw AMQPError(.invalidConfiguration, "no endpoints to connect to") }
+        for endpoint in endpoints where !(1...65535).contains(endpoint.port) || endpoint.host.isEmpty {
+            throw AMQPError(.invalidConfiguration, "endpoint \(endpoint) needs a host and a port from 1 to 65535")
+        }
+        guard frameMax == 0 || frameMax >= TuneNegotiation.minimumFrameMax else {
+            throw AMQPError(.invalidConfiguration, "frameMax \(frameMax) is below the minimum of 8192")
+        }
+        guard !authMechanisms.isEmpty else { throw AMQPError(.invalidConfiguration, "no auth mechanisms allowed") }
+        guard maxMessageSize >= 0 else { throw AMQPError(.invalidConfiguration, "maxMessageSize is negative") }
+        guard connectionTimeout > .zero else {
+            throw AMQPError(.invalidConfiguration, "connectionTimeout must be positive")
+        }
+        guard virtualHost.utf8.count <= 255, (connectionName?.utf8.count ?? 0) <= 65535 else {
+            throw AMQPError(.invalidConfiguration, "the virtual host name is longer than 255 bytes")
+        }
+    }
+}

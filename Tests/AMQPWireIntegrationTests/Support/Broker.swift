@@ -1,0 +1,80 @@
+import AMQPWire
+import Foundation
+import Testing
+
+/// The broker the integration tests use: `AMQP_URL` (scripts/test.sh starts a private one and
+/// sets it). Unreachable means failure, never a silent skip; only `AMQPWIRE_SKIP_INTEGRATION=1`
+/// skips these tests, visibly.
+enum Broker {
+    static var url: String {
+        ProcessInfo.processInfo.environment["AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/%2f"
+    }
+
+    static let enabled = ProcessInfo.processInfo.environment["AMQPWIRE_SKIP_INTEGRATION"] != "1"
+
+    static var configuration: AMQPConnectionConfiguration {
+        get throws {
+            var config = try AMQPConnectionConfiguration(url: url)
+            config.connectionTimeout = .seconds(10)
+            return config
+        }
+    }
+
+    static func connect(
+        _ adjust: (inout AMQPConnectionConfiguration) -> Void = { _ in }
+    ) async throws -> AMQPConnection {
+        var config = try configuration
+        adjust(&config)
+        do {
+            return try await AMQPConnection.connect(config)
+        } catch let error as AMQPError where error.code == .connectFailed || error.code == .connectTimeout {
+            Issue.record(
+                """
+                cannot reach the RabbitMQ broker at \(url): \(error.message)
+                Run the tests with scripts/test.sh (it starts a private broker), or start one with
+                `eval "$(scripts/broker.sh start)"` and set AMQP_URL.
+                """)
+            throw error
+        }
+    }
+
+    /// A name no other test uses, for queues and exchanges (tests run in parallel).
+    static func unique(_ prefix: String = #function) -> String {
+        let clean = prefix.prefix { $0 != "(" }
+        return "test.\(clean).\(UUID().uuidString.prefix(8))"
+    }
+
+    /// Runs rabbitmqctl against the test broker (scripts/broker.sh exports how).
+    @discardableResult
+    static func ctl(_ arguments: String...) throws -> String {
+        let env = ProcessInfo.processInfo.environment
+        guard let ctl = env["AMQP_BROKER_CTL"], let node = env["AMQP_BROKER_NODE"] else {
+            throw BrokerControlUnavailable()
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ctl)
+        process.arguments = ["-n", node] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw BrokerControlFailed(arguments: arguments, output: output)
+        }
+        return output
+    }
+}
+
+struct BrokerControlUnavailable: Error, CustomStringConvertible {
+    var description: String {
+        "AMQP_BROKER_CTL and AMQP_BROKER_NODE are not set: run the tests with scripts/test.sh, which starts the broker and sets them"
+    }
+}
+
+struct BrokerControlFailed: Error, CustomStringConvertible {
+    var arguments: [String]
+    var output: String
+    var description: String { "rabbitmqctl \(arguments.joined(separator: " ")) failed: \(output)" }
+}

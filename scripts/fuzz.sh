@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Fuzzes the AMQP frame decoder and field-table reader with libFuzzer.
+#
+#   scripts/fuzz.sh [SECONDS] [--update-corpus]
+#
+# Compiles the codec sources with Fuzz/FrameDecoderFuzz/main.swift into one module (the fuzz
+# target is not a SwiftPM target: SwiftPM cannot pass -sanitize=fuzzer to one product), then runs
+# it for SECONDS (default 60) on a copy of Fuzz/corpus/frames. With --update-corpus, new inputs
+# that reach new code are merged back into the committed corpus. Exits non-zero on a finding and
+# prints the crasher's path; replay one with `.build-fuzz/frame-decoder-fuzz CRASHER`, then add it
+# to the corpus so FuzzRegressionTests keeps replaying it.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+seconds=60
+update_corpus=false
+for arg in "$@"; do
+  case "$arg" in
+    --update-corpus) update_corpus=true ;;
+    ''|*[!0-9]*) echo "usage: $0 [SECONDS] [--update-corpus]" >&2; exit 2 ;;
+    *) seconds=$arg ;;
+  esac
+done
+
+build="$repo/.build-fuzz"
+artifacts="$build/artifacts"
+binary="$build/frame-decoder-fuzz"
+corpus="$repo/Fuzz/corpus/frames"
+mkdir -p "$build" "$artifacts"
+
+compile() {
+  swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name AMQPWireFuzz -use-ld=lld \
+    "$@" "$repo/Fuzz/FrameDecoderFuzz/main.swift" -o "$binary"
+}
+
+# Prefer the whole library, so the fuzzed code is exactly what ships; the pure codec (Bytes, Codec,
+# Generated) depends on nothing else, so it is the fallback while other folders do not compile.
+cd "$repo"
+mapfile -t all_sources < <(find Sources/AMQPWire -name '*.swift' | sort)
+mapfile -t codec_sources < <(find Sources/AMQPWire/Bytes Sources/AMQPWire/Codec Sources/AMQPWire/Generated \
+  -name '*.swift' | sort)
+echo "fuzz: compiling $binary" >&2
+if ! compile "${all_sources[@]}" 2>"$build/compile.log"; then
+  echo "fuzz: the whole library does not compile this way (see $build/compile.log); using the codec alone" >&2
+  compile "${codec_sources[@]}"
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/amqp-fuzz-corpus.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cp "$corpus"/* "$work"/
+
+# The Swift runtime's crash backtracer reads memory ASan has poisoned and reports itself instead of the crash.
+export SWIFT_BACKTRACE=enable=no
+echo "fuzz: running for ${seconds}s on $(ls "$work" | wc -l) corpus inputs" >&2
+status=0
+"$binary" "$work" -max_total_time="$seconds" -max_len=70000 -timeout=10 \
+  -artifact_prefix="$artifacts/" -print_final_stats=1 || status=$?
+
+if [ "$status" -ne 0 ]; then
+  echo "fuzz: FINDING (exit $status); crasher(s):" >&2
+  ls -t "$artifacts"/crash-* "$artifacts"/leak-* "$artifacts"/timeout-* "$artifacts"/oom-* 2>/dev/null | head -5 >&2 || true
+  exit "$status"
+fi
+
+if $update_corpus; then
+  before=$(ls "$corpus" | wc -l)
+  "$binary" -merge=1 -max_len=70000 "$corpus" "$work" >/dev/null 2>&1
+  echo "fuzz: corpus grew from $before to $(ls "$corpus" | wc -l) inputs" >&2
+fi
+echo "fuzz: no findings" >&2
