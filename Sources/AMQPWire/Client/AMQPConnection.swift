@@ -25,13 +25,21 @@ public final class AMQPConnection: Sendable {
     /// Throws ``AMQPError`` with code `connectFailed`, `connectTimeout`, `authenticationFailed`,
     /// `virtualHostAccessRefused` or `invalidConfiguration`.
     public static func connect(_ configuration: AMQPConnectionConfiguration) async throws -> AMQPConnection {
+        try await connect(configuration, socket: nil)
+    }
+
+    /// Connects over `socket` when given (an already-connected descriptor, for tests against a
+    /// scripted broker), otherwise to the configured endpoints.
+    static func connect(_ configuration: AMQPConnectionConfiguration, socket: TCPSocket?) async throws
+        -> AMQPConnection
+    {
         try configuration.validate()
         let core = try ConnectionCore(
             configuration: configuration, clientProperties: ClientProperties.make(for: configuration))
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 core.state.withLock { $0.connectWaiter = continuation }
-                IOLoop.start(core: core)
+                IOLoop.start(core: core, socket: socket)
             }
         } onCancel: {
             core.abort(AMQPError(.cancelled, "connecting was cancelled"))

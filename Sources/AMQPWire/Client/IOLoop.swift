@@ -38,8 +38,11 @@ final class IOLoop: @unchecked Sendable {
 
     deinit { readChunk.deallocate() }
 
-    static func start(core: ConnectionCore) {
+    /// Starts the I/O thread. With `socket`, it skips connecting and speaks AMQP over that
+    /// already-connected descriptor (tests pass one end of a `socketpair()` to a fake broker).
+    static func start(core: ConnectionCore, socket: TCPSocket? = nil) {
         let loop = IOLoop(core: core)
+        loop.socket = socket
         let thread = Thread { loop.run() }
         thread.name = "amqp-io"
         thread.start()
@@ -48,7 +51,7 @@ final class IOLoop: @unchecked Sendable {
     private func run() {
         let config = core.configuration
         var failure: AMQPError?
-        for endpoint in config.endpoints {
+        for endpoint in config.endpoints where socket == nil {
             if core.state.withLock({ $0.closedError != nil }) { return }
             do {
                 socket = try TCPSocket.connect(

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs every test: the one command a newcomer needs on a fresh Debian machine.
+#
+#   scripts/test.sh
+#
+# Installs rabbitmq-server from the OS packages when missing, starts a private broker (its own node
+# name, port and data folder; never a system-wide one), exports AMQP_URL, builds, runs all tests
+# (unit, fake-broker, integration against the broker, then the broker-wide fault tests on their
+# own), runs the codec fuzzer for a bounded time, and stops the broker even when something fails.
+#
+# Environment: FUZZ_SECONDS (default 60; 0 skips the fuzz run).
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+export PATH=/opt/swift/usr/bin:$PATH
+
+broker_dir=$(mktemp -d /tmp/amqpwire-broker.XXXXXX)
+export BROKER_DIR=$broker_dir
+export BROKER_NODE="amqpwire-test-$$@localhost"
+
+cleanup() {
+  scripts/broker.sh stop || true
+  rm -rf "$broker_dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step() { printf '\n=== %s\n' "$*"; }
+failures=()
+
+step "starting a private RabbitMQ node"
+if ! broker_env=$(scripts/broker.sh start); then
+  echo "could not start the test broker" >&2
+  exit 1
+fi
+eval "$broker_env"
+echo "AMQP_URL=$AMQP_URL"
+
+step "building (debug, with tests)"
+swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || true
+if [ "${PIPESTATUS[0]}" -ne 0 ]; then
+  echo "the build failed" >&2
+  exit 1
+fi
+
+step "tests (unit, fake broker, integration)"
+swift test --skip-build --skip Disruptive || failures+=("tests")
+
+step "broker-wide fault tests (alone, since they affect every connection)"
+swift test --skip-build --filter Disruptive || failures+=("broker-wide fault tests")
+
+fuzz_seconds=${FUZZ_SECONDS:-60}
+if [ "$fuzz_seconds" -gt 0 ] && [ -x scripts/fuzz.sh ]; then
+  step "fuzzing the frame decoder for ${fuzz_seconds}s"
+  scripts/fuzz.sh "$fuzz_seconds" || failures+=("fuzzing")
+fi
+
+if [ ${#failures[@]} -gt 0 ]; then
+  printf '\nFAILED: %s\n' "${failures[*]}"
+  exit 1
+fi
+printf '\nall tests passed\n'
