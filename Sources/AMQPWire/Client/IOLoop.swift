@@ -72,6 +72,12 @@ final class IOLoop: @unchecked Sendable {
             batch { s in s.machine.transportFailed(error, into: &s.actions) }
             return
         }
+        do {
+            try socket?.setNonBlocking()
+        } catch {
+            batch { s in s.machine.transportFailed(error, into: &s.actions) }
+            return
+        }
         handshakeDeadline = .now + config.connectionTimeout
         batch { s in s.machine.start(into: &s.actions) }
         loop()
