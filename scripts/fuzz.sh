@@ -7,8 +7,9 @@
 # target is not a SwiftPM target: SwiftPM cannot pass -sanitize=fuzzer to one product), then runs
 # it for SECONDS (default 60) on a copy of Fuzz/corpus/frames. With --update-corpus, new inputs
 # that reach new code are merged back into the committed corpus. Exits non-zero on a finding and
-# prints the crasher's path; replay one with `.build-fuzz/frame-decoder-fuzz CRASHER`, then add it
-# to the corpus so FuzzRegressionTests keeps replaying it.
+# prints the crasher's path. Replay one with `SWIFT_BACKTRACE=enable=no .build-fuzz/frame-decoder-fuzz
+# CRASHER`; once fixed, copy it into Fuzz/corpus/frames (FuzzRegressionTests replays every file
+# there) and add a test for it to FuzzRegressionTests.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +24,7 @@ for arg in "$@"; do
 done
 
 build="$repo/.build-fuzz"
-artifacts="$build/artifacts"
+artifacts="$build/artifacts/$(date +%Y%m%d-%H%M%S)"  # per run, so only this run's crashers are listed
 binary="$build/frame-decoder-fuzz"
 corpus="$repo/Fuzz/corpus/frames"
 mkdir -p "$build" "$artifacts"

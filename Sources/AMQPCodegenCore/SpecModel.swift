@@ -20,6 +20,8 @@ public struct Spec: Sendable {
         public var hasContent: Bool
         public var responses: [String]
         public var fields: [Field]
+        /// In an extension file: adds responses and synchronous to the method of that name.
+        public var amends = false
     }
 
     public struct Class: Sendable {
@@ -68,14 +70,14 @@ public struct Spec: Sendable {
                         name: mname, index: mindex, synchronous: m.attribute("synchronous") == "1",
                         hasContent: m.attribute("content") == "1",
                         responses: m.children(named: "response").compactMap { $0.attribute("name") },
-                        fields: try m.children(named: "field").map(field))
+                        fields: try m.children(named: "field").map(field), amends: m.attribute("amend") == "1")
                 }
                 return Class(
                     name: name, index: index, properties: try element.children(named: "field").map(field),
                     methods: methods)
             }
         }
-        constants = try main.children(named: "constant").map { c in
+        constants = try ([main] + extensions).flatMap { $0.children(named: "constant") }.map { c in
             guard let name = c.attribute("name"), let value = Int(c.attribute("value") ?? "") else {
                 throw SpecError("a constant without a name or value")
             }
@@ -89,6 +91,13 @@ public struct Spec: Sendable {
                     continue
                 }
                 for method in extra.methods {
+                    if method.amends {
+                        guard let j = merged[i].methods.firstIndex(where: { $0.name == method.name && $0.index == method.index })
+                        else { throw SpecError("extension amends \(extra.name).\(method.name), which does not exist") }
+                        merged[i].methods[j].synchronous = merged[i].methods[j].synchronous || method.synchronous
+                        merged[i].methods[j].responses += method.responses
+                        continue
+                    }
                     guard !merged[i].methods.contains(where: { $0.index == method.index || $0.name == method.name })
                     else { throw SpecError("extension method \(extra.name).\(method.name) is already defined") }
                     merged[i].methods.append(method)
@@ -96,6 +105,7 @@ public struct Spec: Sendable {
             }
         }
         classes = merged
+        constants.sort { $0.value < $1.value }
     }
 }
 

@@ -42,8 +42,7 @@ extension AMQPChannel {
     /// Fetches one message from `queue` (`basic.get`), or nil when it is empty. Prefer a
     /// consumer for a stream of messages: each get is a round trip.
     public func get(queue: String, noAck: Bool = false) async throws -> AMQPDelivery? {
-        let reply = try await core.request(
-            channel: id, incarnation: handle.incarnation, .basic(.get(.init(queue: queue, noAck: noAck))))
+        let reply = try await core.request(handle, .basic(.get(.init(queue: queue, noAck: noAck))))
         switch reply {
         case .method:
             return nil  // get-empty

@@ -16,10 +16,10 @@ extension AMQPChannel {
         mandatory: Bool = false, properties: BasicProperties = BasicProperties()
     ) async throws -> PublishConfirmation {
         let method = AMQPMethod.basic(.publish(.init(exchange: exchange, routingKey: routingKey, mandatory: mandatory)))
-        let (id, incarnation, core) = (self.id, handle.incarnation, self.core)
+        let (id, handle, core) = (self.id, self.handle, self.core)
         while true {
             let attempt = core.state.withLock { s -> PublishAttempt in
-                switch s.publishPermission(channel: id, incarnation: incarnation) {
+                switch s.publishPermission(handle) {
                 case .denied(let error): return .failed(error)
                 case .wait: return .wait
                 case .granted: break
@@ -48,7 +48,7 @@ extension AMQPChannel {
             case .failed(let error):
                 throw error
             case .wait:
-                try await core.waitForPermission { s in s.publishPermission(channel: id, incarnation: incarnation) }
+                try await core.waitForPermission { s in s.publishPermission(handle) }
             }
         }
     }

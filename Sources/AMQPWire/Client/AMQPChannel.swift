@@ -30,7 +30,7 @@ public final class AMQPChannel: Sendable {
     func call(_ method: AMQPMethod, prepare: ((inout ShellState, RequestID) -> Void)? = nil) async throws
         -> AMQPMethod
     {
-        let reply = try await core.request(channel: id, incarnation: handle.incarnation, method, prepare: prepare)
+        let reply = try await core.request(handle, method, prepare: prepare)
         guard case .method(let answer) = reply else {
             throw AMQPError(.protocolError, "\(method.id) was answered with content", channel: id)
         }

@@ -73,17 +73,20 @@ public final class AMQPConnection: Sendable {
         let request = core.nextRequestID()
         let incarnation = core.nextIncarnation()
         var channelID: UInt16 = 0
+        let status = ChannelStatus()
         _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ChannelReply, any Error>) in
             core.update { s, _ in
                 s.replyWaiters[request] = continuation
                 if let id = s.machine.openChannel(request: request, into: &s.actions) {
-                    s.channels[id] = ChannelShell(incarnation: incarnation)
+                    s.channels[id] = ChannelShell(incarnation: incarnation, status: status)
                     s.openingChannels[request] = id
                     channelID = id
                 }
             }
         }
-        return AMQPChannel(connection: self, handle: ChannelHandle(core: core, id: channelID, incarnation: incarnation))
+        return AMQPChannel(
+            connection: self,
+            handle: ChannelHandle(core: core, id: channelID, incarnation: incarnation, status: status))
     }
 
     /// Opens a channel, runs `body`, and closes the channel however `body` ends.

@@ -14,10 +14,10 @@ extension ChannelHandle {
     /// Sends only on the very channel the delivery came on: a delivery tag means nothing on another.
     private func send(_ method: AMQPMethod, what: String) throws(AMQPError) {
         do {
-            try core.send(channel: id, incarnation: incarnation, method)
+            try core.send(self, method)
         } catch {
             var stale = error
-            if error.code == .channelClosed || error.code == .connectionClosed {
+            if [.channelClosed, .channelClosedByBroker, .connectionClosed, .connectionClosedByBroker].contains(error.code) {
                 stale.code = .staleDeliveryTag
                 stale.message =
                     "cannot \(what): the channel this message was delivered on is closed (\(error.message)); the broker has requeued it, or will redeliver it"

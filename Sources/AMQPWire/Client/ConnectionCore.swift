@@ -71,16 +71,17 @@ final class ConnectionCore: Sendable {
 
     /// Sends a synchronous request on a channel and waits for its reply. Cancelling the task stops
     /// the wait (the reply is discarded when it arrives).
-    func request(channel: UInt16, incarnation: UInt64, _ method: AMQPMethod,
+    func request(_ handle: ChannelHandle, _ method: AMQPMethod,
         prepare: ((inout ShellState, RequestID) -> Void)? = nil) async throws -> ChannelReply
     {
+        let channel = handle.id
         try Self.validate(method)
         let id = nextRequestID()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ChannelReply, any Error>) in
                 do {
                     try locked { (s, effects) throws(AMQPError) in
-                        try s.checkChannel(channel, incarnation: incarnation)
+                        try s.checkChannel(handle)
                         s.replyWaiters[id] = continuation
                         if Task.isCancelled {
                             s.replyWaiters[id] = nil
@@ -111,10 +112,10 @@ final class ConnectionCore: Sendable {
     }
 
     /// Sends a method with no reply on a channel.
-    func send(channel: UInt16, incarnation: UInt64, _ method: AMQPMethod) throws(AMQPError) {
+    func send(_ handle: ChannelHandle, _ method: AMQPMethod) throws(AMQPError) {
         try locked { (s, _) throws(AMQPError) in
-            try s.checkChannel(channel, incarnation: incarnation)
-            try s.machine.withChannel(channel, into: &s.actions) { (ch, actions) throws(AMQPError) in
+            try s.checkChannel(handle)
+            try s.machine.withChannel(handle.id, into: &s.actions) { (ch, actions) throws(AMQPError) in
                 try ch.send(method, into: &actions)
             }
         }

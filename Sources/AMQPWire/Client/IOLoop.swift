@@ -108,7 +108,14 @@ final class IOLoop: @unchecked Sendable {
                     return
                 }
             }
-            if writing.readableBytes > 0 && !flush() { continue }
+            let hadWrites = writing.readableBytes > 0
+            if hadWrites && !flush() { continue }
+            // With `writing` all gone out, whatever tasks queued meanwhile may have had its wake-up
+            // drained already (while this loop was still writing): then poll without sleeping, so
+            // the loop comes back round to take it.
+            let queuedMeanwhile =
+                hadWrites && writing.readableBytes == 0
+                && core.state.withLock { $0.outbound.readableBytes > 0 || $0.socketCloseRequested }
 
             // Wait for bytes, space to write, a wake-up or the next deadline.
             fullBuffers.removeAll { $0.bufferedCount <= $0.capacity / 2 }
@@ -119,7 +126,7 @@ final class IOLoop: @unchecked Sendable {
                     fd: socket!.fd, events: Int16((wantRead ? POLLIN : 0) | (wantWrite ? POLLOUT : 0)), revents: 0),
                 pollfd(fd: core.wakeup.readFD, events: Int16(POLLIN), revents: 0),
             ]
-            let rc = poll(&fds, 2, timeoutMilliseconds())
+            let rc = poll(&fds, 2, queuedMeanwhile ? 0 : timeoutMilliseconds())
             if rc < 0 && errno != EINTR {
                 transportFailed(AMQPError(.ioError, "poll(): \(TCPSocket.errnoText())"))
                 continue
@@ -172,7 +179,8 @@ final class IOLoop: @unchecked Sendable {
             for frame in frames { s.machine.receive(frame, into: &s.actions) }
             if let decodeError { s.machine.decodingFailed(decodeError, into: &s.actions) }
             if let closed { s.machine.transportFailed(closed, into: &s.actions) }
-            return s.tune
+            // Not `s.tune`: the shell sets that when it applies the actions, after this body.
+            return s.machine.isOpen ? s.machine.tuneParameters : nil
         }
         frames.removeAll(keepingCapacity: true)
         if let tune {

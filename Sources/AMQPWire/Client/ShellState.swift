@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The state behind ``ConnectionCore``'s lock: the state machine, the bytes queued for the socket,
 /// and everything the application waits on.
 struct ShellState: Sendable {
@@ -42,18 +44,21 @@ struct ShellState: Sendable {
         return true
     }
 
-    func checkChannel(_ id: UInt16, incarnation: UInt64) throws(AMQPError) {
+    /// Throws why the channel is gone: the connection's error, the broker's close, or a plain "closed".
+    func checkChannel(_ handle: ChannelHandle) throws(AMQPError) {
         if let closedError { throw closedError }
-        guard let channel = channels[id], channel.incarnation == incarnation else {
-            throw AMQPError(.channelClosed, "channel \(id) is closed", channel: id)
+        guard let channel = channels[handle.id], channel.incarnation == handle.incarnation else {
+            throw handle.status.closedError(channel: handle.id)
         }
     }
 
     /// Whether a publish on the channel may go now.
-    func publishPermission(channel id: UInt16, incarnation: UInt64) -> PublishPermission {
+    func publishPermission(_ handle: ChannelHandle) -> PublishPermission {
         if let closedError { return .denied(closedError) }
-        guard let channel = channels[id], channel.incarnation == incarnation, machine.channel(id)?.isOpen == true else {
-            return .denied(AMQPError(.channelClosed, "channel \(id) is closed", channel: id))
+        guard let channel = channels[handle.id], channel.incarnation == handle.incarnation,
+            machine.channel(handle.id)?.isOpen == true
+        else {
+            return .denied(handle.status.closedError(channel: handle.id))
         }
         if machine.isBlocked || !channel.flowActive || outbound.readableBytes >= outboundHighWater {
             return .wait
@@ -121,6 +126,7 @@ struct ShellState: Sendable {
             }
         case .channelClosed(let id, let error):
             guard let channel = channels.removeValue(forKey: id) else { return }
+            channel.status.markClosed(error)
             channel.close(error, effects: &effects)
             wakePermissionWaiters(&effects)
         case .deliver(let id, let message):
@@ -205,7 +211,9 @@ struct ShellState: Sendable {
             consumerTag: d.consumerTag, deliveryTag: d.deliveryTag, redelivered: d.redelivered,
             exchange: d.exchange, routingKey: d.routingKey, properties: message.properties, body: message.body,
             messageCount: nil,
-            channel: consumer.noAck ? Optional<ChannelHandle>.none : ChannelHandle(core: core, id: id, incarnation: channel.incarnation))
+            channel: consumer.noAck
+                ? Optional<ChannelHandle>.none
+                : ChannelHandle(core: core, id: id, incarnation: channel.incarnation, status: channel.status))
         effects.append(.deliver(consumer.buffer, delivery))
     }
 
@@ -221,7 +229,10 @@ struct ShellState: Sendable {
         replyWaiters.removeAll()
         openingChannels.removeAll()
         pendingConsumers.removeAll()
-        for channel in channels.values { channel.close(error, effects: &effects) }
+        for channel in channels.values {
+            channel.status.markClosed(error)
+            channel.close(error, effects: &effects)
+        }
         channels.removeAll()
         wakePermissionWaiters(&effects)
         effects.append(.event(.closed(error)))
@@ -237,6 +248,8 @@ struct ChannelShell: Sendable {
 
     /// Distinguishes this channel from earlier ones that had the same id.
     let incarnation: UInt64
+    /// Shared with the channel's handles, so they can tell why it closed after it is gone from here.
+    let status: ChannelStatus
     var consumers: [String: Consumer] = [:]
     /// Consumers cancelled because their caller stopped waiting: tag → noAck.
     var abandonedConsumers: [String: Bool] = [:]
@@ -245,7 +258,10 @@ struct ChannelShell: Sendable {
     var flowActive = true
     let returns = Broadcast<AMQPReturnedMessage>(capacity: 256)
 
-    init(incarnation: UInt64) { self.incarnation = incarnation }
+    init(incarnation: UInt64, status: ChannelStatus) {
+        self.incarnation = incarnation
+        self.status = status
+    }
 
     /// Ends consumers and unconfirmed publishes: nil error means the application closed the channel.
     func close(_ error: AMQPError?, effects: inout [Effect]) {
@@ -272,6 +288,25 @@ struct ChannelHandle: Sendable {
     let core: ConnectionCore
     let id: UInt16
     let incarnation: UInt64
+    let status: ChannelStatus
+}
+
+/// Why a channel closed, kept where its handles (the channel, its deliveries) can read it.
+final class ChannelStatus: Sendable {
+    private let reason = Mutex<AMQPError??>(nil)
+
+    /// Records the first reason: nil for a close by the application.
+    func markClosed(_ error: AMQPError?) {
+        reason.withLock { if $0 == nil { $0 = .some(error) } }
+    }
+
+    func closedError(channel id: UInt16) -> AMQPError {
+        guard case .some(.some(var error)) = reason.withLock({ $0 }) else {
+            return AMQPError(.channelClosed, "channel \(id) is closed", channel: id)
+        }
+        error.message = "channel \(id) is closed: \(error.message)"
+        return error
+    }
 }
 
 /// Work that must happen after the lock is released: resuming tasks and handing over messages.

@@ -75,8 +75,11 @@ public struct AMQPConnectionConfiguration: Sendable, Hashable {
         guard connectionTimeout > .zero else {
             throw AMQPError(.invalidConfiguration, "connectionTimeout must be positive")
         }
-        guard virtualHost.utf8.count <= 255, (connectionName?.utf8.count ?? 0) <= 65535 else {
+        guard virtualHost.utf8.count <= 255 else {
             throw AMQPError(.invalidConfiguration, "the virtual host name is longer than 255 bytes")
+        }
+        guard (connectionName?.utf8.count ?? 0) <= 65535 else {
+            throw AMQPError(.invalidConfiguration, "the connection name is longer than 65535 bytes")
         }
     }
 }

@@ -46,8 +46,8 @@ enum AMQPURI {
                 config.username = try decode(userInfo[..<colon], part: "username", fail)
                 config.password = try decode(userInfo[userInfo.index(after: colon)...], part: "password", fail)
             } else {
+                // No password: it keeps its default, as RabbitMQ's URI spec says (`amqp://user@`).
                 config.username = try decode(userInfo, part: "username", fail)
-                config.password = ""
             }
         }
 
@@ -69,10 +69,13 @@ enum AMQPURI {
             } else {
                 host = try decode(hostPort, part: "host", fail)
             }
+            guard !host.contains(":") else {
+                throw fail("the host '\(host)' contains ':'; write an IPv6 address in brackets, as [::1]")
+            }
         }
         var port = 5672
         if let portText, !portText.isEmpty {
-            guard let value = Int(portText), (1...65535).contains(value) else {
+            guard let value: Int = number(portText), (1...65535).contains(value) else {
                 throw fail("the port '\(portText)' is not a number from 1 to 65535")
             }
             port = value
@@ -86,24 +89,29 @@ enum AMQPURI {
             config.virtualHost = try decode(path, part: "virtual host", fail)
         }
 
+        var authMechanismSeen = false
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let key = try decode(parts[0], part: "query parameter name", fail)
             let value = parts.count > 1 ? try decode(parts[1], part: "query parameter \(key)", fail) : ""
             switch key {
             case "heartbeat":
-                guard let v = UInt16(value) else { throw fail("heartbeat '\(value)' is not seconds from 0 to 65535") }
+                guard let v: UInt16 = number(value) else {
+                    throw fail("heartbeat '\(value)' is not seconds from 0 to 65535")
+                }
                 config.heartbeat = v
             case "frame_max":
-                guard let v = UInt32(value), v == 0 || v >= TuneNegotiation.minimumFrameMax else {
+                guard let v: UInt32 = number(value), v == 0 || v >= TuneNegotiation.minimumFrameMax else {
                     throw fail("frame_max '\(value)' is not a byte count of at least 8192 (or 0)")
                 }
                 config.frameMax = v
             case "channel_max":
-                guard let v = UInt16(value) else { throw fail("channel_max '\(value)' is not a number from 0 to 65535") }
+                guard let v: UInt16 = number(value) else {
+                    throw fail("channel_max '\(value)' is not a number from 0 to 65535")
+                }
                 config.channelMax = v
             case "connection_timeout":
-                guard let v = Int(value), v > 0 else {
+                guard let v: Int = number(value), v > 0 else {
                     throw fail("connection_timeout '\(value)' is not a positive number of milliseconds")
                 }
                 config.connectionTimeout = .milliseconds(v)
@@ -112,7 +120,8 @@ enum AMQPURI {
                     throw fail("auth_mechanism '\(value)' is not one of plain, amqplain, external")
                 }
                 // The parameter may repeat: the mechanisms are tried in the order given.
-                if query.split(separator: "&").first(where: { $0.hasPrefix("auth_mechanism=") }) == pair {
+                if !authMechanismSeen {
+                    authMechanismSeen = true
                     config.authMechanisms = []
                 }
                 if !config.authMechanisms.contains(mechanism) { config.authMechanisms.append(mechanism) }
@@ -145,6 +154,14 @@ enum AMQPURI {
             throw fail("the \(part) does not decode to UTF-8")
         }
         return decoded
+    }
+
+    /// Decimal digits only: `Int("+5")` would also take a sign.
+    private static func number<T: FixedWidthInteger>(_ text: some StringProtocol) -> T? {
+        guard !text.isEmpty, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
+            return nil
+        }
+        return T(text)
     }
 
     private static func hexValue(_ c: UInt8) -> UInt8? {

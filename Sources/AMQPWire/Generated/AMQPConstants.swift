@@ -8,8 +8,8 @@ public enum AMQPConstants {
     public static let frameHeader = 2
     public static let frameBody = 3
     public static let frameHeartbeat = 8
-    public static let frameMinSize = 4096
     public static let frameEnd = 206
+    public static let frameMinSize = 4096
 }
 
 /// The reply codes of AMQP 0-9-1: success, soft errors (they close a channel) and hard errors
@@ -22,6 +22,8 @@ public struct AMQPReplyCode: RawRepresentable, Hashable, Sendable, CustomStringC
     public static let replySuccess = AMQPReplyCode(200)
     /// 311 content-too-large (soft-error)
     public static let contentTooLarge = AMQPReplyCode(311)
+    /// 312 no-route (soft-error)
+    public static let noRoute = AMQPReplyCode(312)
     /// 313 no-consumers (soft-error)
     public static let noConsumers = AMQPReplyCode(313)
     /// 320 connection-forced (hard-error)
@@ -60,6 +62,7 @@ public struct AMQPReplyCode: RawRepresentable, Hashable, Sendable, CustomStringC
         switch rawValue {
         case 200: "reply-success"
         case 311: "content-too-large"
+        case 312: "no-route"
         case 313: "no-consumers"
         case 320: "connection-forced"
         case 402: "invalid-path"

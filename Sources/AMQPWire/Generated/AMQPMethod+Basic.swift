@@ -571,7 +571,7 @@ extension AMQPMethod.Basic {
 }
 
 extension AMQPMethod.Basic {
-    /// `basic.recover` (class 60, method 110).
+    /// `basic.recover` (class 60, method 110); answered by `basic.recover-ok`.
     public struct Recover: Sendable, Hashable {
         public static let id = AMQPMethodID.basicRecover
 

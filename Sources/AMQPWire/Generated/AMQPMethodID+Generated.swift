@@ -157,6 +157,7 @@ extension AMQPMethodID {
         case .basicConsume: [.basicConsumeOk]
         case .basicCancel: [.basicCancelOk]
         case .basicGet: [.basicGetOk, .basicGetEmpty]
+        case .basicRecover: [.basicRecoverOk]
         case .txSelect: [.txSelectOk]
         case .txCommit: [.txCommitOk]
         case .txRollback: [.txRollbackOk]

@@ -142,9 +142,9 @@ struct ChannelStateMachine: Sendable {
         case .basic(.return(let returned)):
             try startContent(.return(returned))
         case .basic(.getOk(let getOk)):
-            let request = try popPending(answeredBy: method)
+            // Content first: if it is refused, the get is still pending and fails with the rest.
             try startContent(.getOk(getOk))
-            getRequest = request
+            getRequest = try popPending(answeredBy: method)
         case .basic(.ack(let ack)):
             actions.append(.confirm(channel: id, deliveryTag: ack.deliveryTag, multiple: ack.multiple, ack: true))
         case .basic(.nack(let nack)):

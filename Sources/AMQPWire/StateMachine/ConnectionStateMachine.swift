@@ -152,10 +152,11 @@ struct ConnectionStateMachine: Sendable {
             return
         case .closing(let reason):
             // The peer closed the socket instead of answering close-ok: close is done all the same.
-            failEverything(reason ?? error, into: &actions)
+            // Only close requests wait in `connectionRequests` now; they succeed before anything fails.
             while let request = connectionRequests.removeFirst() {
                 actions.append(.succeed(request, .method(.connection(.closeOk(.init())))))
             }
+            failEverything(reason ?? error, into: &actions)
             state = .closed
             actions.append(.closeConnection(reason))
         case .awaitingTune:
@@ -318,6 +319,8 @@ struct ConnectionStateMachine: Sendable {
         case (.awaitingTune, .tune(let tune)):
             let agreed = TuneNegotiation.negotiate(client: handshake.requested, server: tune)
             state = .awaitingOpenOk(agreed)
+            // Heartbeating starts with tune-ok. The shell recorded this frame's read just before.
+            heartbeat.start(intervalSeconds: agreed.heartbeat, now: heartbeat.lastRead)
             actions.append(
                 .sendMethod(
                     channel: 0,

@@ -1,0 +1,39 @@
+import Testing
+
+@testable import AMQPWire
+
+/// The broker closes the connection (320 CONNECTION_FORCED, as `rabbitmqctl close_connection` does).
+@Suite(.timeLimit(.minutes(1)))
+struct BrokerCloseTests {
+    @Test func brokerCloseFailsEverythingWithTheBrokersReply() async throws {
+        try await FakeBroker.withConnection { broker, connection in
+            let events = connection.events()
+            let channel = try await broker.openChannel(1, on: connection)
+            let consuming = Task { try await channel.consume(queue: "tasks") }
+            _ = try await broker.expectMethod(channel: 1)
+            try await broker.send(method: .basic(.consumeOk(.init(consumerTag: "ctag-1"))), channel: 1)
+            let consumer = try await within("consume()") { try await consuming.value }
+            let declaring = Task { try await channel.declareQueue("q") }
+            _ = try await broker.expectMethod(channel: 1)
+
+            let text = "CONNECTION_FORCED - Closed via management plugin"
+            try await broker.send(method: .connection(.close(.init(replyCode: 320, replyText: text))))
+            #expect(try await broker.expectMethod() == .connection(.closeOk(.init())))
+
+            let pending = try await amqpError("declareQueue") { try await declaring.value }
+            #expect(pending.code == .connectionClosedByBroker)
+            #expect(pending.replyCode == .connectionForced)
+            #expect(pending.replyText == text)
+            let ended = try await amqpError("the consumer") { try await consumer.next() }
+            #expect(ended.code == .connectionClosedByBroker)
+            #expect(ended.replyCode == .connectionForced)
+            guard case .closed(let reason) = try await events.next() else {
+                Issue.record("expected a closed event")
+                return
+            }
+            #expect(reason?.replyCode == .connectionForced)
+            #expect(connection.closeReason?.replyText == text)
+            try await broker.expectClientClosed()
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import Testing
+
+@testable import AMQPWire
+
+/// Consumers, acknowledgements, cancellation by the broker, and basic.get.
+@Suite(.timeLimit(.minutes(1)))
+struct ConsumeTests {
+    /// Starts a consumer on channel 1 that the broker tags `tag`.
+    private func consume(
+        _ channel: AMQPChannel, _ broker: FakeBroker, tag: String = "ctag-1"
+    ) async throws -> AMQPConsumer {
+        let consuming = Task { try await channel.consume(queue: "tasks") }
+        #expect(try await broker.expectMethod(channel: 1) == .basic(.consume(.init(queue: "tasks"))))
+        try await broker.send(method: .basic(.consumeOk(.init(consumerTag: tag))), channel: 1)
+        return try await within("consume()") { try await consuming.value }
+    }
+
+    private func deliver(
+        _ broker: FakeBroker, tag: UInt64, body: [UInt8], properties: BasicProperties = .init(),
+        frameMax: UInt32 = 131_072
+    ) async throws {
+        try await broker.sendContent(
+            .basic(.deliver(.init(consumerTag: "ctag-1", deliveryTag: tag, exchange: "ex", routingKey: "rk"))),
+            channel: 1,
+            properties: properties, body: body, frameMax: frameMax)
+    }
+
+    @Test func deliveriesArriveInOrderWithTheirBodies() async throws {
+        let tune = AMQPMethod.Connection.Tune(channelMax: 2047, frameMax: 8192, heartbeat: 0)
+        try await FakeBroker.withConnection(tune: tune) { broker, connection in
+            let channel = try await broker.openChannel(1, on: connection)
+            let consumer = try await consume(channel, broker)
+            #expect(consumer.tag == "ctag-1")
+            let large = (0..<30_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+            try await deliver(broker, tag: 1, body: [], properties: .init(messageID: "empty"))
+            try await deliver(broker, tag: 2, body: large, frameMax: 8192)
+            try await deliver(broker, tag: 3, body: Array("small".utf8))
+            let first = try #require(try await consumer.next())
+            #expect(first.deliveryTag == 1)
+            #expect(first.body.isEmpty)
+            #expect(first.properties.messageID == "empty")
+            #expect((first.consumerTag, first.exchange, first.routingKey) == ("ctag-1", "ex", "rk"))
+            let second = try #require(try await consumer.next())
+            #expect(second.deliveryTag == 2)
+            #expect(second.body == large)
+            let third = try #require(try await consumer.next())
+            #expect(third.bodyString == "small")
+        }
+    }
+
+    @Test func acknowledgementsSendTheirFrames() async throws {
+        try await FakeBroker.withConnection { broker, connection in
+            let channel = try await broker.openChannel(1, on: connection)
+            let consumer = try await consume(channel, broker)
+            for tag in UInt64(1)...3 { try await deliver(broker, tag: tag, body: [UInt8(tag)]) }
+            var deliveries: [AMQPDelivery] = []
+            for _ in 0..<3 { deliveries.append(try #require(try await consumer.next())) }
+            try deliveries[0].ack()
+            try deliveries[1].nack(multiple: true, requeue: false)
+            try deliveries[2].reject(requeue: true)
+            try channel.ack(deliveryTag: 3, multiple: true)
+            var sent: [AMQPMethod] = []
+            for _ in 0..<4 { sent.append(try await broker.expectMethod(channel: 1)) }
+            #expect(
+                sent == [
+                    .basic(.ack(.init(deliveryTag: 1, multiple: false))),
+                    .basic(.nack(.init(deliveryTag: 2, multiple: true, requeue: false))),
+                    .basic(.reject(.init(deliveryTag: 3, requeue: true))),
+                    .basic(.ack(.init(deliveryTag: 3, multiple: true))),
+                ])
+            withExtendedLifetime(consumer) {}  // a released consumer sends basic.cancel
+        }
+    }
+
+    @Test func brokerCancelWithNoWaitEndsTheConsumerWithoutReply() async throws {
+        try await FakeBroker.withConnection { broker, connection in
+            let channel = try await broker.openChannel(1, on: connection)
+            let consumer = try await consume(channel, broker)
+            try await deliver(broker, tag: 1, body: Array("before".utf8))
+            try await broker.send(method: .basic(.cancel(.init(consumerTag: "ctag-1", noWait: true))), channel: 1)
+            // Deliveries already buffered come first, then the error.
+            #expect(try await consumer.next()?.bodyString == "before")
+            let error = try await amqpError("the consumer after the broker's cancel") { try await consumer.next() }
+            #expect(error.code == .consumerCancelledByBroker)
+            // The client's next frame is the fence, not a cancel-ok.
+            try channel.ack(deliveryTag: 1)
+            #expect(try await broker.expectMethod(channel: 1) == .basic(.ack(.init(deliveryTag: 1))))
+        }
+    }
+
+    @Test func brokerCancelExpectingAReplyGetsCancelOk() async throws {
+        try await FakeBroker.withConnection { broker, connection in
+            let channel = try await broker.openChannel(1, on: connection)
+            let consumer = try await consume(channel, broker)
+            try await broker.send(method: .basic(.cancel(.init(consumerTag: "ctag-1", noWait: false))), channel: 1)
+            #expect(try await broker.expectMethod(channel: 1) == .basic(.cancelOk(.init(consumerTag: "ctag-1"))))
+            let error = try await amqpError("the consumer after the broker's cancel") { try await consumer.next() }
+            #expect(error.code == .consumerCancelledByBroker)
+        }
+    }
+
+    @Test func getReturnsTheMessageWithItsMessageCount() async throws {
+        try await FakeBroker.withConnection { broker, connection in
+            let channel = try await broker.openChannel(1, on: connection)
+            let getting = Task { try await channel.get(queue: "tasks") }
+            #expect(try await broker.expectMethod(channel: 1) == .basic(.get(.init(queue: "tasks"))))
+            try await broker.sendContent(
+                .basic(
+                    .getOk(
+                        .init(deliveryTag: 9, redelivered: true, exchange: "", routingKey: "tasks", messageCount: 41))),
+                channel: 1, properties: .init(contentType: "text/plain"), body: Array("job".utf8))
+            let delivery = try #require(try await within("get()") { try await getting.value })
+            #expect(delivery.messageCount == 41)
+            #expect(delivery.deliveryTag == 9)
+            #expect(delivery.redelivered)
+            #expect(delivery.bodyString == "job")
+            #expect(delivery.properties.contentType == "text/plain")
+            try delivery.ack()
+            #expect(try await broker.expectMethod(channel: 1) == .basic(.ack(.init(deliveryTag: 9))))
+        }
+    }
+
+    @Test func getOnAnEmptyQueueReturnsNil() async throws {
+        try await FakeBroker.withConnection { broker, connection in
+            let channel = try await broker.openChannel(1, on: connection)
+            let getting = Task { try await channel.get(queue: "tasks") }
+            _ = try await broker.expectMethod(channel: 1)
+            try await broker.send(method: .basic(.getEmpty(.init())), channel: 1)
+            #expect(try await within("get()") { try await getting.value } == nil)
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import AMQPWire
+import Foundation
+
+/// The seed inputs of `Fuzz/corpus/frames`: one valid frame (or frame sequence) of every kind, so
+/// the fuzzer starts from inputs that reach deep into the decoder instead of from random bytes.
+enum FuzzSeedCorpus {
+    static let directory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fuzz/corpus/frames")
+
+    static func seeds() throws -> [(name: String, bytes: [UInt8])] {
+        var seeds: [(String, [UInt8])] = []
+        for method in MethodSamples.nonDefault {
+            seeds.append(("seed-method-\(method.id)", try AMQPFrame.method(channel: 1, method).encodedBytes()))
+        }
+        for fixture in CodecFixture.all {
+            let name = fixture.name.replacingOccurrences(of: " ", with: "-")
+            seeds.append(("seed-fixture-\(name)", fixture.bytes))
+        }
+        seeds.append(("seed-field-table", FieldTableFixture.bytes))
+        seeds.append(("seed-protocol-header", AMQPFrame.protocolHeader))
+        seeds.append(("seed-header-all-properties", try contentFrames(properties: MethodSamples.properties, body: [])))
+        seeds.append(
+            (
+                "seed-publish-three-body-frames",
+                try contentFrames(properties: BasicProperties(), body: patternedBody(count: 40))
+            ))
+        seeds.append(("seed-body", try AMQPFrame.body(channel: 3, [0x68, 0x69]).encodedBytes()))
+        return seeds
+    }
+
+    /// A publish with `body` split into 16-byte body frames.
+    private static func contentFrames(properties: BasicProperties, body: [UInt8]) throws -> [UInt8] {
+        var buffer = WireBuffer()
+        try AMQPFrameEncoder.encodeContent(
+            .basic(.publish(.init(exchange: "ex", routingKey: "rk"))), channel: 1, properties: properties, body: body,
+            frameMax: 24, into: &buffer)
+        return buffer.readableBytesArray
+    }
+}
