@@ -113,28 +113,6 @@ struct ConnectionIntegrationTests {
         await #expect(throws: AMQPError.self) { try await channel.declareQueue(exclusive: true) }
     }
 
-    @Test func deadPeerIsDetectedByHeartbeat() async throws {
-        let proxy = try TCPProxy.forBroker()
-        defer { proxy.stop() }
-        let connection = try await Broker.connect {
-            $0.endpoints = [.init(host: "127.0.0.1", port: proxy.port)]
-            $0.heartbeat = 1
-        }
-        let channel = try await connection.openChannel()
-        proxy.setMode(.frozen)
-        let events = connection.events()
-        // A request that will never be answered: the heartbeat monitor must fail it.
-        let error = try await #require(throws: AMQPError.self) { try await channel.declareQueue(exclusive: true) }
-        #expect(error.code == .heartbeatTimeout)
-        #expect(connection.closeReason?.code == .heartbeatTimeout)
-        for await event in events {
-            if case .closed(let reason) = event {
-                #expect(reason?.code == .heartbeatTimeout)
-                break
-            }
-        }
-    }
-
     @Test func channelMaxIsEnforcedAndIdsAreReused() async throws {
         let connection = try await Broker.connect { $0.channelMax = 4 }
         var channels: [AMQPChannel] = []

@@ -75,7 +75,7 @@ final class ConnectionCore: Sendable {
         prepare: ((inout ShellState, RequestID) -> Void)? = nil) async throws -> ChannelReply
     {
         let channel = handle.id
-        try Self.validate(method)
+        try validate(method)
         let id = nextRequestID()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ChannelReply, any Error>) in
@@ -106,9 +106,15 @@ final class ConnectionCore: Sendable {
 
     /// Encodes a method once into scratch space, so a value that cannot be sent (a name over 255
     /// bytes) fails the caller instead of the connection.
-    static func validate(_ method: AMQPMethod) throws(AMQPError) {
+    func validate(_ method: AMQPMethod) throws(AMQPError) {
         var scratch = WireBuffer(capacity: 256)
         do { try method.encode(into: &scratch) } catch { throw .invalidArgument(error) }
+        let frameMax = state.withLock { $0.tune?.frameMax } ?? configuration.frameMax
+        let size = scratch.readableBytes + AMQPFrame.overhead
+        guard frameMax == 0 || size <= Int(frameMax) else {
+            throw AMQPError(
+                .invalidArgument, "\(method.id) would need a \(size)-byte frame; frame_max is \(frameMax)")
+        }
     }
 
     /// Sends a method with no reply on a channel.

@@ -22,6 +22,10 @@ public struct AMQPFrameDecoder: Sendable {
         case AMQPFrame.protocolHeader[0]:
             // A server that does not speak 0-9-1 answers with the protocol header it does speak.
             guard buffer.readableBytes >= 8 else { return nil }
+            let magic = (1..<4).compactMap { buffer.getInteger(at: start + $0, as: UInt8.self) }
+            guard magic == Array(AMQPFrame.protocolHeader[1..<4]) else {
+                throw AMQPCodecError(.unknownFrameType, "frame type \(type) is not method, header, body or heartbeat")
+            }
             let version = (5..<8).compactMap { buffer.getInteger(at: start + $0, as: UInt8.self) }
             throw AMQPCodecError(
                 .protocolVersionMismatch,

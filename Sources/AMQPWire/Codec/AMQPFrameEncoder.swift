@@ -58,11 +58,22 @@ public enum AMQPFrameEncoder {
     ) throws(AMQPCodecError) {
         let bodySize = body.count
         let header = ContentHeader(bodySize: UInt64(bodySize), properties: properties)
+        let headerStart = buffer.writerIndex
         try framed(AMQPFrame.FrameType.header, channel: channel, into: &buffer) { (b) throws(AMQPCodecError) in
             try header.encode(into: &b)
         }
+        // The broker closes the connection over a frame larger than frame_max; refuse it here.
+        let headerSize = buffer.writerIndex - headerStart
+        if frameMax > 0 && headerSize > Int(frameMax) {
+            buffer.truncate(toWriterIndex: headerStart)
+            throw AMQPCodecError(
+                .invalidValue,
+                "the message properties need a \(headerSize)-byte header frame; frame_max is \(frameMax) (send large data in the body)"
+            )
+        }
         guard bodySize > 0 else { return }
-        let chunk = max(1, Int(frameMax) - AMQPFrame.overhead)
+        // frame_max 0 means "no limit": one body frame.
+        let chunk = frameMax == 0 ? bodySize : max(1, Int(frameMax) - AMQPFrame.overhead)
         buffer.reserveCapacity(buffer.writerIndex + bodySize + (bodySize / chunk + 1) * AMQPFrame.overhead)
         let done: Void? = body.withContiguousStorageIfAvailable { bytes in
             var offset = 0

@@ -44,20 +44,33 @@ public struct AMQPConnectionConfiguration: Sendable, Hashable {
     }
 
     /// A configuration whose endpoints come from every URI, in order; credentials, virtual host
-    /// and options come from the first, and the others may not contradict it.
+    /// and options come from the first. The others may leave out the query options but may not
+    /// contradict the first in anything but host and port.
     public init(urls: [String]) throws(AMQPError) {
         guard let first = urls.first else {
             throw AMQPError(.invalidConfiguration, "no broker URI given")
         }
         self = try AMQPURI.parse(first)
         for (index, url) in urls.enumerated().dropFirst() {
-            let other = try AMQPURI.parse(url)
-            guard other.username == username, other.password == password, other.virtualHost == virtualHost else {
+            var other = try AMQPURI.parse(url)
+            let endpoints = other.endpoints
+            // A later URI may leave out the options (the first's apply); if it has any, they must agree.
+            if !url.contains("?") {
+                other.heartbeat = heartbeat
+                other.frameMax = frameMax
+                other.channelMax = channelMax
+                other.connectionTimeout = connectionTimeout
+                other.authMechanisms = authMechanisms
+                other.connectionName = connectionName
+            }
+            other.endpoints = self.endpoints
+            guard other == self else {
                 throw AMQPError(
                     .invalidConfiguration,
-                    "broker URI \(index + 1) names other credentials or another virtual host than the first")
+                    "broker URI \(index + 1) names other credentials, virtual host or options than the first; only host and port may differ"
+                )
             }
-            endpoints.append(contentsOf: other.endpoints)
+            self.endpoints.append(contentsOf: endpoints)
         }
     }
 

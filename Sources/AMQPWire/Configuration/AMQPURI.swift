@@ -76,6 +76,14 @@ enum AMQPURI {
         var port = 5672
         if let portText, !portText.isEmpty {
             guard let value: Int = number(portText), (1...65535).contains(value) else {
+                // "user:pa/ss@host" splits at the raw '/': what looks like a port is part of a
+                // password. Say so without quoting anything that may be a secret.
+                if uri[schemeEnd.upperBound...].contains("@") && !authority.contains("@") {
+                    throw AMQPError(
+                        .invalidConfiguration,
+                        "invalid AMQP URI: the user info or the port is malformed; a '/', '?' or '#' in a username or password must be percent-encoded (%2F, %3F, %23)"
+                    )
+                }
                 throw fail("the port '\(portText)' is not a number from 1 to 65535")
             }
             port = value

@@ -120,10 +120,10 @@ struct ChannelStateMachine: Sendable {
                 if case .channel(.close) = method {
                     actions.append(.sendMethod(channel: id, .channel(.closeOk(.init()))))
                 }
-                if let request {
-                    actions.append(.succeed(request, .method(method)))
-                    actions.append(.channelClosed(channel: id, nil))
-                }
+                if let request { actions.append(.succeed(request, .method(method))) }
+                // Without a request the shell may already have ended the channel's consumers
+                // (message too large); announcing it again is harmless and frees its bookkeeping.
+                actions.append(.channelClosed(channel: id, nil))
                 return .release
             default:
                 return .keep

@@ -68,8 +68,14 @@ final class TCPProxy: Sendable {
         }
     }
 
+    /// Stops accepting and ends every forwarded connection. Idempotent: closing the listening
+    /// descriptor twice would close whatever reused its number (a connection's wake-up pipe, once).
     func stop() {
-        state.withLock { $0.stopped = true }
+        let first = state.withLock { s -> Bool in
+            defer { s.stopped = true }
+            return !s.stopped
+        }
+        guard first else { return }
         shutdown(listenFD, Int32(SHUT_RDWR))
         close(listenFD)
     }

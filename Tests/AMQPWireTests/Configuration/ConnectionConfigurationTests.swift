@@ -22,6 +22,16 @@ import Testing
         #expect(config.heartbeat == 15)
     }
 
+    @Test func laterURIsMayNotContradictTheFirst() {
+        for urls in [
+            ["amqp://app:pw@rabbit-1/orders", "amqp://app:other@rabbit-2/orders"],
+            ["amqp://app:pw@rabbit-1/orders", "amqp://app:pw@rabbit-2/billing"],
+            ["amqp://app:pw@rabbit-1/orders?heartbeat=15", "amqp://app:pw@rabbit-2/orders?heartbeat=30"],
+        ] {
+            #expect(throws: AMQPError.self, "\(urls)") { try AMQPConnectionConfiguration(urls: urls) }
+        }
+    }
+
     @Test func singleURIListEqualsThatURI() throws {
         #expect(
             try AMQPConnectionConfiguration(urls: ["amqp://h:1/v"]) == AMQPConnectionConfiguration(url: "amqp://h:1/v"))

@@ -1,10 +1,10 @@
 import AMQPWire
 import Testing
 
-/// Broker-wide faults: a memory alarm blocks every publishing connection on the broker, so
-/// scripts/test.sh runs suites named Disruptive on their own, after the others.
+/// A broker-wide fault: a memory alarm blocks every publishing connection on the broker, so this
+/// runs in scripts/test.sh's second pass, where suites named Isolated run alone.
 @Suite(.serialized, .enabled(if: Broker.enabled, "AMQPWIRE_SKIP_INTEGRATION=1 is set"))
-struct DisruptiveBlockedTests {
+struct IsolatedMemoryAlarmTests {
     /// RabbitMQ blocks a connection when it publishes during a resource alarm: on reading the
     /// publish method it sends connection.blocked and stops reading that socket until the alarm
     /// clears. The client must hold back further publishes while deliveries keep arriving (here

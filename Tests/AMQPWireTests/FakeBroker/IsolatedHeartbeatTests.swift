@@ -5,8 +5,10 @@ import Testing
 /// Heartbeats with a negotiated interval of one second: the client sends one after half an
 /// interval without writes, and gives the broker up after two intervals of silence.
 /// (The deadlines below only keep a broken client from hanging the run; they measure nothing.)
+/// Runs in scripts/test.sh's Isolated pass: on two cores, heavy tests beside it could delay the
+/// fake broker past the two seconds of silence that end a connection.
 @Suite(.timeLimit(.minutes(1)))
-struct HeartbeatTests {
+struct IsolatedHeartbeatTests {
     private static var oneSecond: AMQPConnectionConfiguration {
         var configuration = AMQPConnectionConfiguration.fakeBroker
         configuration.heartbeat = 1
