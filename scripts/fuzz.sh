@@ -54,10 +54,13 @@ cp "$corpus"/* "$work"/
 export SWIFT_BACKTRACE=enable=no
 echo "fuzz: running for ${seconds}s on $(ls "$work" | wc -l) corpus inputs" >&2
 status=0
+# libFuzzer reports every new input; keep that in a log and show the summary.
 "$binary" "$work" -max_total_time="$seconds" -max_len=70000 -timeout=10 \
-  -artifact_prefix="$artifacts/" -print_final_stats=1 || status=$?
+  -artifact_prefix="$artifacts/" -print_final_stats=1 >"$build/fuzz.log" 2>&1 || status=$?
+grep -E '^(stat::number_of_executed_units|stat::new_units_added|Done )|ERROR|SUMMARY' "$build/fuzz.log" >&2 || true
 
 if [ "$status" -ne 0 ]; then
+  tail -n 60 "$build/fuzz.log" >&2
   echo "fuzz: FINDING (exit $status); crasher(s):" >&2
   ls -t "$artifacts"/crash-* "$artifacts"/leak-* "$artifacts"/timeout-* "$artifacts"/oom-* 2>/dev/null | head -5 >&2 || true
   exit "$status"
