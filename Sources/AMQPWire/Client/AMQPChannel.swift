@@ -73,17 +73,8 @@ public final class AMQPChannel: Sendable {
         try await call(.basic(.recover(.init(requeue: requeue))))
     }
 
-    /// Asks the broker to pause (false) or resume (true) deliveries on this channel
-    /// (`channel.flow`); returns what the broker reports. RabbitMQ does not implement pausing
-    /// and closes the channel with 540 NOT_IMPLEMENTED for `active: false`.
-    @discardableResult
-    public func flow(active: Bool) async throws -> Bool {
-        guard case .channel(.flowOk(let ok)) = try await call(.channel(.flow(.init(active: active)))) else {
-            return active
-        }
-        return ok.active
-    }
-
-    /// Whether the broker has paused publishing on this channel with `channel.flow`.
+    /// Whether the broker has paused publishing on this channel with `channel.flow`. (The client
+    /// does not offer to send channel.flow itself: RabbitMQ answers a request to pause by closing
+    /// the connection with 540 NOT_IMPLEMENTED.)
     public var isFlowActive: Bool { core.state.withLock { $0.channels[id]?.flowActive ?? true } }
 }
