@@ -37,6 +37,9 @@ fi
 eval "$broker_env"
 echo "AMQP_URL=$AMQP_URL"
 
+step "checking formatting (swift format, .swift-format)"
+swift format lint --strict -r Sources Tests Package.swift || failures+=("formatting (run: swift format -i -r Sources Tests Package.swift)")
+
 step "building (debug, with tests)"
 swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || true
 if [ "${PIPESTATUS[0]}" -ne 0 ]; then

@@ -116,7 +116,8 @@ public enum MiniXML {
             while i < bytes.count {
                 let c = bytes[i]
                 let isNameByte =
-                    (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+                    (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z"))
+                    || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
                     || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "-")
                     || c == UInt8(ascii: "_") || c == UInt8(ascii: ":") || c == UInt8(ascii: ".")
                 guard isNameByte else { break }

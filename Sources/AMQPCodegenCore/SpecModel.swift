@@ -92,7 +92,10 @@ public struct Spec: Sendable {
                 }
                 for method in extra.methods {
                     if method.amends {
-                        guard let j = merged[i].methods.firstIndex(where: { $0.name == method.name && $0.index == method.index })
+                        guard
+                            let j = merged[i].methods.firstIndex(where: {
+                                $0.name == method.name && $0.index == method.index
+                            })
                         else { throw SpecError("extension amends \(extra.name).\(method.name), which does not exist") }
                         merged[i].methods[j].synchronous = merged[i].methods[j].synchronous || method.synchronous
                         merged[i].methods[j].responses += method.responses

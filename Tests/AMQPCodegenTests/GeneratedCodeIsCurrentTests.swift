@@ -21,9 +21,10 @@ import Testing
         // 60 methods in the extended spec plus 4 RabbitMQ extensions.
         let ids = all.components(separatedBy: "public static let id = AMQPMethodID.").count - 1
         #expect(ids == 64)
-        for name in ["connectionBlocked", "connectionUnblocked", "connectionUpdateSecret", "basicNack", "confirmSelect",
-            "exchangeBind"]
-        {
+        for name in [
+            "connectionBlocked", "connectionUnblocked", "connectionUpdateSecret", "basicNack", "confirmSelect",
+            "exchangeBind",
+        ] {
             #expect(all.contains("AMQPMethodID.\(name)"), "missing \(name)")
         }
     }

@@ -87,7 +87,8 @@ struct ConnectionIntegrationTests {
 
     @Test func unreachableBrokerFailsWithEveryEndpointNamed() async throws {
         var config = AMQPConnectionConfiguration()
-        let a = try TCPProxy.forBroker(), b = try TCPProxy.forBroker()
+        let a = try TCPProxy.forBroker()
+        let b = try TCPProxy.forBroker()
         a.stop()
         b.stop()
         config.endpoints = [.init(host: "127.0.0.1", port: a.port), .init(host: "127.0.0.1", port: b.port)]

@@ -18,7 +18,9 @@ struct IsolatedMemoryAlarmTests {
         let queue = try await publisher.declareQueue(exclusive: true).name
         let delayed = try await publisher.declareQueue(
             exclusive: true,
-            arguments: ["x-message-ttl": 1500, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": .string(queue)]
+            arguments: [
+                "x-message-ttl": 1500, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": .string(queue),
+            ]
         ).name
         try await publisher.enablePublisherConfirms()
         try await publisher.publish("delayed", routingKey: delayed).wait()

@@ -71,7 +71,9 @@ struct PublishConsumeIntegrationTests {
         let delivery = try #require(try await channel.get(queue: queue, noAck: true))
         #expect(delivery.body.count == size)
         // memcmp: an element-by-element comparison of 100 MiB in a debug build hogs a thread for seconds.
-        let same = delivery.body.withUnsafeBytes { a in body.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, size) == 0 } }
+        let same = delivery.body.withUnsafeBytes { a in
+            body.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, size) == 0 }
+        }
         #expect(same)
         try await connection.close()
     }
@@ -274,7 +276,8 @@ struct PublishConsumeIntegrationTests {
         let connection = try await Broker.connect()
         let setup = try await connection.openChannel()
         let queue = try await setup.declareQueue(exclusive: true).name
-        let tasks = 8, perTask = 500
+        let tasks = 8
+        let perTask = 500
         try await withThrowingTaskGroup(of: Void.self) { group in
             for t in 0..<tasks {
                 group.addTask {

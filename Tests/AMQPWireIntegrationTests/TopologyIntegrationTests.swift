@@ -102,7 +102,9 @@ struct TopologyIntegrationTests {
     @Test func reservedExchangeNameIs403() async throws {
         let connection = try await Broker.connect()
         let channel = try await connection.openChannel()
-        let error = try await #require(throws: AMQPError.self) { try await channel.declareExchange("amq.\(Broker.unique())") }
+        let error = try await #require(throws: AMQPError.self) {
+            try await channel.declareExchange("amq.\(Broker.unique())")
+        }
         #expect(error.code == .channelClosedByBroker)
         #expect(error.replyCode == .accessRefused)
         #expect(error.method == .exchangeDeclare)
@@ -158,4 +160,3 @@ extension Result where Failure == any Error {
         do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }
-

@@ -29,7 +29,8 @@ extension AMQPChannel {
     public func bindQueue(_ queue: String, to exchange: String, routingKey: String = "", arguments: FieldTable = [:])
         async throws
     {
-        try await call(.queue(.bind(.init(queue: queue, exchange: exchange, routingKey: routingKey, arguments: arguments))))
+        try await call(
+            .queue(.bind(.init(queue: queue, exchange: exchange, routingKey: routingKey, arguments: arguments))))
     }
 
     public func unbindQueue(

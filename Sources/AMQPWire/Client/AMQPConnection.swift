@@ -108,7 +108,8 @@ public final class AMQPConnection: Sendable {
         let request = core.nextRequestID()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ChannelReply, any Error>) in
+                _ = try await withCheckedThrowingContinuation {
+                    (continuation: CheckedContinuation<ChannelReply, any Error>) in
                     self.core.update { s, _ in
                         s.replyWaiters[request] = continuation
                         s.machine.close(request: request, into: &s.actions)
@@ -158,7 +159,8 @@ public final class AMQPConnection: Sendable {
         _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ChannelReply, any Error>) in
             core.update { s, _ in
                 s.replyWaiters[request] = continuation
-                s.machine.updateSecret(request: request, newSecret: Array(newSecret.utf8), reason: reason, into: &s.actions)
+                s.machine.updateSecret(
+                    request: request, newSecret: Array(newSecret.utf8), reason: reason, into: &s.actions)
             }
         }
     }

@@ -56,7 +56,8 @@ public struct AMQPDelivery: Sendable {
     private func acknowledger() throws(AMQPError) -> ChannelHandle {
         guard let channel else {
             throw AMQPError(
-                .invalidArgument, "this delivery was consumed with noAck (or not from a channel) and takes no acknowledgement")
+                .invalidArgument,
+                "this delivery was consumed with noAck (or not from a channel) and takes no acknowledgement")
         }
         return channel
     }

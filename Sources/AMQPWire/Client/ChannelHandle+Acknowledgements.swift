@@ -17,7 +17,9 @@ extension ChannelHandle {
             try core.send(self, method)
         } catch {
             var stale = error
-            if [.channelClosed, .channelClosedByBroker, .connectionClosed, .connectionClosedByBroker].contains(error.code) {
+            if [.channelClosed, .channelClosedByBroker, .connectionClosed, .connectionClosedByBroker].contains(
+                error.code)
+            {
                 stale.code = .staleDeliveryTag
                 stale.message =
                     "cannot \(what): the channel this message was delivered on is closed (\(error.message)); the broker has requeued it, or will redeliver it"

@@ -71,9 +71,10 @@ final class ConnectionCore: Sendable {
 
     /// Sends a synchronous request on a channel and waits for its reply. Cancelling the task stops
     /// the wait (the reply is discarded when it arrives).
-    func request(_ handle: ChannelHandle, _ method: AMQPMethod,
-        prepare: ((inout ShellState, RequestID) -> Void)? = nil) async throws -> ChannelReply
-    {
+    func request(
+        _ handle: ChannelHandle, _ method: AMQPMethod,
+        prepare: ((inout ShellState, RequestID) -> Void)? = nil
+    ) async throws -> ChannelReply {
         let channel = handle.id
         try validate(method)
         let id = nextRequestID()

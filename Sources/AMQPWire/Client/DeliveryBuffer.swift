@@ -85,7 +85,11 @@ final class DeliveryBuffer: Sendable {
 
     /// The next delivery, nil at a clean end; throws the stream's error, or `CancellationError`.
     func next() async throws -> AMQPDelivery? {
-        enum Immediate { case item(AMQPDelivery, resume: Bool), end(Result<Void, AMQPError>), wait }
+        enum Immediate {
+            case item(AMQPDelivery, resume: Bool)
+            case end(Result<Void, AMQPError>)
+            case wait
+        }
         let immediate = state.withLock { s -> Immediate in
             if let item = s.items.removeFirst() {
                 var resume = false
@@ -110,7 +114,11 @@ final class DeliveryBuffer: Sendable {
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<AMQPDelivery?, any Error>) in
-                enum Outcome { case item(AMQPDelivery), end(Result<Void, AMQPError>), cancelled, waiting }
+                enum Outcome {
+                    case item(AMQPDelivery)
+                    case end(Result<Void, AMQPError>)
+                    case cancelled, waiting
+                }
                 let outcome = state.withLock { s -> Outcome in
                     if let item = s.items.removeFirst() { return .item(item) }
                     if let end = s.end { return .end(end) }

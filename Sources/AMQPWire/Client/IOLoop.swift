@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The connection's I/O thread: connects, then polls the socket and the wake-up pipe, reads and
 /// decodes frames, feeds them to the state machine in batches (one lock per batch), writes what

@@ -182,7 +182,8 @@ struct ShellState: Sendable {
             case .method(.basic(.consumeOk(let ok))) = reply
         {
             if waiter != nil {
-                channels[pending.channel]?.consumers[ok.consumerTag] = .init(buffer: pending.buffer, noAck: pending.noAck)
+                channels[pending.channel]?.consumers[ok.consumerTag] = .init(
+                    buffer: pending.buffer, noAck: pending.noAck)
             } else {
                 // The consumer's task stopped waiting: cancel what the broker started.
                 channels[pending.channel]?.abandonedConsumers[ok.consumerTag] = pending.noAck

@@ -79,7 +79,9 @@ public enum AMQPFrameEncoder {
             var offset = 0
             while offset < bytes.count {
                 let end = min(offset + chunk, bytes.count)
-                writeBodyFrame(channel: channel, UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[offset..<end])), into: &buffer)
+                writeBodyFrame(
+                    channel: channel, UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[offset..<end])),
+                    into: &buffer)
                 offset = end
             }
         }

@@ -93,9 +93,10 @@ public struct AMQPError: Error, Sendable, CustomStringConvertible {
 
 extension AMQPError {
     /// The error for a `channel.close` or `connection.close` the broker sent.
-    static func closedByBroker(_ close: (replyCode: UInt16, replyText: String, classID: UInt16, methodID: UInt16),
-        channel: UInt16?) -> AMQPError
-    {
+    static func closedByBroker(
+        _ close: (replyCode: UInt16, replyText: String, classID: UInt16, methodID: UInt16),
+        channel: UInt16?
+    ) -> AMQPError {
         let method = close.classID == 0 ? nil : AMQPMethodID(classID: close.classID, methodID: close.methodID)
         let code = AMQPReplyCode(close.replyCode)
         let cause = method.map { " in reply to \($0)" } ?? ""

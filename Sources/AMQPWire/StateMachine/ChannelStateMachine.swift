@@ -62,9 +62,10 @@ struct ChannelStateMachine: Sendable {
 
     /// Closes the channel; `request` resolves on close-ok. Requests still waiting fail now, since
     /// the broker discards what follows a close.
-    mutating func close(request: RequestID?, replyCode: UInt16 = 200, replyText: String = "Goodbye",
-        into actions: inout [ConnectionAction])
-    {
+    mutating func close(
+        request: RequestID?, replyCode: UInt16 = 200, replyText: String = "Goodbye",
+        into actions: inout [ConnectionAction]
+    ) {
         switch state {
         case .closing:
             if let request { actions.append(.fail(request, notOpenError)) }
@@ -75,7 +76,8 @@ struct ChannelStateMachine: Sendable {
             break
         }
         state = .closing(request)
-        failPending(AMQPError(.channelClosed, "channel \(id) was closed by the application", channel: id), into: &actions)
+        failPending(
+            AMQPError(.channelClosed, "channel \(id) was closed by the application", channel: id), into: &actions)
         actions.append(.sendMethod(channel: id, .channel(.close(.init(replyCode: replyCode, replyText: replyText)))))
     }
 

@@ -78,7 +78,9 @@ struct ConnectionStateMachine: Sendable {
         let limit = tune.channelMax
         guard channels.count < Int(limit) else {
             actions.append(
-                .fail(request, AMQPError(.channelLimitReached, "all \(limit) channels (the negotiated channel_max) are open")))
+                .fail(
+                    request,
+                    AMQPError(.channelLimitReached, "all \(limit) channels (the negotiated channel_max) are open")))
             return nil
         }
         // Round-robin from the last id, so a just-closed id is not reused while late frames may be about.
@@ -106,9 +108,10 @@ struct ConnectionStateMachine: Sendable {
 
     func channel(_ id: UInt16) -> ChannelStateMachine? { channels[id] }
 
-    mutating func updateSecret(request: RequestID, newSecret: [UInt8], reason: String,
-        into actions: inout [ConnectionAction])
-    {
+    mutating func updateSecret(
+        request: RequestID, newSecret: [UInt8], reason: String,
+        into actions: inout [ConnectionAction]
+    ) {
         guard isOpen else {
             actions.append(.fail(request, notOpenError))
             return
@@ -263,7 +266,8 @@ struct ConnectionStateMachine: Sendable {
     /// (504); after the client sent connection.close, channel frames are discarded.
     private mutating func onChannel(
         _ id: UInt16, into actions: inout [ConnectionAction],
-        _ body: (inout ChannelStateMachine, inout [ConnectionAction]) throws(AMQPError) -> ChannelStateMachine.Disposition
+        _ body: (inout ChannelStateMachine, inout [ConnectionAction]) throws(AMQPError) ->
+            ChannelStateMachine.Disposition
     ) throws(AMQPError) {
         guard isOpen else {
             if isClosing { return }
@@ -284,7 +288,8 @@ struct ConnectionStateMachine: Sendable {
         switch (state, method) {
         case (.awaitingStart, .start(let start)):
             guard start.versionMajor == 0, start.versionMinor == 9 else {
-                throw violation("the broker offers AMQP \(start.versionMajor)-\(start.versionMinor), not 0-9", code: 540)
+                throw violation(
+                    "the broker offers AMQP \(start.versionMajor)-\(start.versionMinor), not 0-9", code: 540)
             }
             serverProperties = start.serverProperties
             let offered = String(decoding: start.mechanisms, as: UTF8.self).split(separator: " ").map(String.init)
@@ -325,7 +330,9 @@ struct ConnectionStateMachine: Sendable {
                 .sendMethod(
                     channel: 0,
                     .connection(
-                        .tuneOk(.init(channelMax: agreed.channelMax, frameMax: agreed.frameMax, heartbeat: agreed.heartbeat)))))
+                        .tuneOk(
+                            .init(channelMax: agreed.channelMax, frameMax: agreed.frameMax, heartbeat: agreed.heartbeat)
+                        ))))
             actions.append(.sendMethod(channel: 0, .connection(.open(.init(virtualHost: handshake.virtualHost)))))
         case (.awaitingOpenOk(let agreed), .openOk):
             state = .open(agreed)
@@ -368,7 +375,8 @@ struct ConnectionStateMachine: Sendable {
         switch state {
         case .awaitingTune(let mechanism) where close.replyCode == 403:
             error.code = .authenticationFailed
-            error.message = "the broker refused the login of user '\(handshake.username)' with \(mechanism.rawValue): \(close.replyText)"
+            error.message =
+                "the broker refused the login of user '\(handshake.username)' with \(mechanism.rawValue): \(close.replyText)"
         case .awaitingOpenOk where [402, 403, 530].contains(close.replyCode):
             error.code = .virtualHostAccessRefused
             error.message = "the broker refused access to virtual host '\(handshake.virtualHost)': \(close.replyText)"

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A non-blocking TCP socket over POSIX calls. Owned by one thread (the connection's I/O thread);
@@ -29,9 +29,9 @@ final class TCPSocket {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         #if canImport(Glibc)
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         #else
-        hints.ai_socktype = SOCK_STREAM
+            hints.ai_socktype = SOCK_STREAM
         #endif
         hints.ai_flags = AI_ADDRCONFIG
         var list: UnsafeMutablePointer<addrinfo>?
@@ -58,9 +58,9 @@ final class TCPSocket {
 
     private static func connect(_ info: addrinfo, deadline: ContinuousClock.Instant) throws(AMQPError) -> TCPSocket {
         #if canImport(Glibc)
-        let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+            let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         #else
-        let type = SOCK_STREAM
+            let type = SOCK_STREAM
         #endif
         let fd = socket(info.ai_family, type, 0)
         guard fd >= 0 else { throw AMQPError(.connectFailed, "socket(): \(errnoText())") }
@@ -111,9 +111,9 @@ final class TCPSocket {
     func send(_ bytes: UnsafeRawBufferPointer) -> IOResult {
         while true {
             #if canImport(Glibc)
-            let n = Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+                let n = Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
             #else
-            let n = Darwin.send(fd, bytes.baseAddress, bytes.count, 0)
+                let n = Darwin.send(fd, bytes.baseAddress, bytes.count, 0)
             #endif
             if n >= 0 { return .bytes(n) }
             switch errno {

@@ -3,7 +3,7 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A TCP proxy for fault tests: listens on 127.0.0.1 (a free port), forwards each accepted
@@ -129,7 +129,9 @@ final class TCPProxy: Sendable {
                 usleep(20_000)
                 continue
             }
-            var fds = [pollfd(fd: a, events: Int16(POLLIN), revents: 0), pollfd(fd: b, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: a, events: Int16(POLLIN), revents: 0), pollfd(fd: b, events: Int16(POLLIN), revents: 0),
+            ]
             guard poll(&fds, 2, 50) >= 0 else { return }
             for (from, to, index) in [(a, b, 0), (b, a, 1)] where fds[index].revents != 0 {
                 var limit = buffer.count
@@ -142,7 +144,9 @@ final class TCPProxy: Sendable {
                 if n <= 0 { return }
                 var offset = 0
                 while offset < n {
-                    let w = buffer.withUnsafeBytes { send(to, $0.baseAddress! + offset, n - offset, Int32(MSG_NOSIGNAL)) }
+                    let w = buffer.withUnsafeBytes {
+                        send(to, $0.baseAddress! + offset, n - offset, Int32(MSG_NOSIGNAL))
+                    }
                     if w <= 0 { return }
                     offset += w
                 }

@@ -90,7 +90,7 @@ import Testing
             var encoded = WireBuffer()
             do {
                 try AMQPFrameEncoder.encode(frame, into: &encoded)
-            } catch where error.code == .shortStringTooLong {
+            } catch  where error.code == .shortStringTooLong {
                 continue  // the known limitation FieldTableTests pins: repaired non-UTF-8 short strings
             } catch {
                 Issue.record("\(name): \(frame) does not re-encode: \(error)")
@@ -108,7 +108,7 @@ import Testing
         var encoded = WireBuffer()
         do {
             try encoded.writeFieldTable(table)
-        } catch where error.code == .shortStringTooLong {
+        } catch  where error.code == .shortStringTooLong {
             return
         } catch {
             Issue.record("\(name): \(table) does not re-encode: \(error)")

@@ -33,11 +33,13 @@ enum FuzzSeedCorpus {
     /// frame_max that small could not carry the header frame, which the encoder refuses).
     private static func contentFrames(properties: BasicProperties, body: [UInt8]) throws -> [UInt8] {
         var buffer = WireBuffer()
-        try AMQPFrameEncoder.encodeMethod(.basic(.publish(.init(exchange: "ex", routingKey: "rk"))), channel: 1, into: &buffer)
+        try AMQPFrameEncoder.encodeMethod(
+            .basic(.publish(.init(exchange: "ex", routingKey: "rk"))), channel: 1, into: &buffer)
         try AMQPFrameEncoder.encode(
             .header(channel: 1, ContentHeader(bodySize: UInt64(body.count), properties: properties)), into: &buffer)
         for start in stride(from: 0, to: body.count, by: 16) {
-            try AMQPFrameEncoder.encode(.body(channel: 1, Array(body[start..<min(start + 16, body.count)])), into: &buffer)
+            try AMQPFrameEncoder.encode(
+                .body(channel: 1, Array(body[start..<min(start + 16, body.count)])), into: &buffer)
         }
         return buffer.readableBytesArray
     }
