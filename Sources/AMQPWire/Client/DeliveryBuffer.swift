@@ -27,25 +27,32 @@ final class DeliveryBuffer: Sendable {
 
     enum PushResult { case accepted, full, ended }
 
-    /// Adds a delivery. `.full`: reading should pause; `.ended`: the stream is over and the
-    /// delivery was not taken (the caller puts it back).
-    func push(_ delivery: AMQPDelivery) -> PushResult {
-        let (waiter, result) = state.withLock { s -> (CheckedContinuation<AMQPDelivery?, any Error>?, PushResult) in
-            guard s.end == nil else { return (nil, .ended) }
-            if let waiter = s.waiter {
+    /// Adds deliveries in order, under one lock, waking the consumer at most once. `.full`:
+    /// reading should pause; `.ended`: the stream is over and none was taken (the caller puts
+    /// them back).
+    func push(contentsOf deliveries: [AMQPDelivery]) -> PushResult {
+        let (waiter, first, result) = state.withLock {
+            s -> (CheckedContinuation<AMQPDelivery?, any Error>?, AMQPDelivery?, PushResult) in
+            guard s.end == nil else { return (nil, nil, .ended) }
+            for delivery in deliveries { s.items.append(delivery) }
+            var waiter: CheckedContinuation<AMQPDelivery?, any Error>?
+            var first: AMQPDelivery?
+            if let w = s.waiter {
                 s.waiter = nil
-                return (waiter, .accepted)
+                waiter = w
+                first = s.items.removeFirst()
             }
-            s.items.append(delivery)
             if s.items.count >= capacity {
                 s.readerPaused = true
-                return (nil, .full)
+                return (waiter, first, .full)
             }
-            return (nil, .accepted)
+            return (waiter, first, .accepted)
         }
-        waiter?.resume(returning: delivery)
+        waiter?.resume(returning: first)
         return result
     }
+
+    func push(_ delivery: AMQPDelivery) -> PushResult { push(contentsOf: [delivery]) }
 
     /// Ends the stream after the buffered deliveries; `error` is thrown once they are taken.
     func finish(_ error: AMQPError?) {

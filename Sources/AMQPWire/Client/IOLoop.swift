@@ -18,6 +18,9 @@ final class IOLoop: @unchecked Sendable {
     private let readChunk: UnsafeMutableRawBufferPointer
     private var frames: [AMQPFrame] = []
     private var effects: [Effect] = []
+    /// Deliveries for one consumer, gathered so a batch costs one lock and at most one wake-up.
+    private var deliveryBatch: [AMQPDelivery] = []
+    private var pollSet = [pollfd](repeating: pollfd(), count: 2)
     /// Consumer buffers that filled up; reads pause until they drain.
     private var fullBuffers: [DeliveryBuffer] = []
     private var lastRead = ContinuousClock.now
@@ -33,6 +36,7 @@ final class IOLoop: @unchecked Sendable {
         self.core = core
         self.decoder = AMQPFrameDecoder(maxFrameSize: max(core.configuration.frameMax, 131_072))
         self.readChunk = .allocate(byteCount: Self.readChunkSize, alignment: 16)
+        pollSet[1] = pollfd(fd: core.wakeup.readFD, events: Int16(POLLIN), revents: 0)
         frames.reserveCapacity(256)
         effects.reserveCapacity(256)
     }
@@ -90,12 +94,18 @@ final class IOLoop: @unchecked Sendable {
 
     private func loop() {
         while true {
-            // Take what tasks queued, and write it.
+            // One lock per turn, and only when the last batch is out: take what tasks queued.
             if writing.readableBytes == 0 {
                 writing.clear()
                 let (close, waiters) = core.state.withLock { s -> (Bool, [CheckedContinuation<Void, any Error>]) in
-                    if s.outbound.readableBytes > 0 { swap(&s.outbound, &writing) }
-                    s.wakeupPending = false
+                    if s.outbound.readableBytes > 0 {
+                        // `wakeupPending` stays set while the loop is busy: tasks queueing more need
+                        // not signal, since the loop comes back for it without sleeping.
+                        swap(&s.outbound, &writing)
+                    } else {
+                        // Nothing queued: the loop may sleep, so the next task to queue bytes wakes it.
+                        s.wakeupPending = false
+                    }
                     var waiters: [CheckedContinuation<Void, any Error>] = []
                     if !s.permissionWaiters.isEmpty && writing.readableBytes > 0 {
                         waiters = Array(s.permissionWaiters.values)
@@ -111,37 +121,35 @@ final class IOLoop: @unchecked Sendable {
             }
             let hadWrites = writing.readableBytes > 0
             if hadWrites && !flush() { continue }
-            // With `writing` all gone out, whatever tasks queued meanwhile may have had its wake-up
-            // drained already (while this loop was still writing): then poll without sleeping, so
-            // the loop comes back round to take it.
-            let queuedMeanwhile =
-                hadWrites && writing.readableBytes == 0
-                && core.state.withLock { $0.outbound.readableBytes > 0 || $0.socketCloseRequested }
+            // A batch just finished (taken now or on an earlier turn): `wakeupPending` is still set,
+            // so tasks queued more without signalling. Only look (timeout 0), then come back for it.
+            let batchFinished = hadWrites && writing.readableBytes == 0
 
             // Wait for bytes, space to write, a wake-up or the next deadline.
-            fullBuffers.removeAll { $0.bufferedCount <= $0.capacity / 2 }
+            if !fullBuffers.isEmpty { fullBuffers.removeAll { $0.bufferedCount <= $0.capacity / 2 } }
             let wantRead = fullBuffers.isEmpty
             let wantWrite = writing.readableBytes > 0
-            var fds = [
-                pollfd(
-                    fd: socket!.fd, events: Int16((wantRead ? POLLIN : 0) | (wantWrite ? POLLOUT : 0)), revents: 0),
-                pollfd(fd: core.wakeup.readFD, events: Int16(POLLIN), revents: 0),
-            ]
-            let rc = poll(&fds, 2, queuedMeanwhile ? 0 : timeoutMilliseconds())
+            pollSet[0].fd = socket!.fd
+            pollSet[0].events = Int16((wantRead ? POLLIN : 0) | (wantWrite ? POLLOUT : 0))
+            pollSet[0].revents = 0
+            pollSet[1].revents = 0
+            let timeout = batchFinished ? 0 : timeoutMilliseconds()
+            let rc = poll(&pollSet, 2, timeout)
             if rc < 0 && errno != EINTR {
                 transportFailed(AMQPError(.ioError, "poll(): \(TCPSocket.errnoText())"))
                 continue
             }
-            if fds[1].revents != 0 { core.wakeup.drain() }
-            let socketEvents = Int32(fds[0].revents)
+            if pollSet[1].revents != 0 { core.wakeup.drain() }
+            let socketEvents = Int32(pollSet[0].revents)
             if socketEvents & Int32(POLLIN | POLLHUP | POLLERR) != 0 && wantRead { read() }
             tick()
         }
     }
 
     private func timeoutMilliseconds() -> Int32 {
-        let deadlines = [nextTick, handshakeDeadline].compactMap { $0 }
-        guard let next = deadlines.min() else { return -1 }
+        var next = nextTick
+        if let handshakeDeadline, next.map({ handshakeDeadline < $0 }) ?? true { next = handshakeDeadline }
+        guard let next else { return -1 }
         let remaining = next - .now
         return remaining <= .zero ? 0 : Int32(clamping: remaining.milliseconds + 1)
     }
@@ -184,9 +192,10 @@ final class IOLoop: @unchecked Sendable {
             return s.machine.isOpen ? s.machine.tuneParameters : nil
         }
         frames.removeAll(keepingCapacity: true)
-        if let tune {
+        if let tune, handshakeDeadline != nil {
             decoder.maxFrameSize = tune.frameMax
             handshakeDeadline = nil
+            nextTick = nil  // heartbeats start now: tick at once to learn their schedule
         }
     }
 
@@ -240,7 +249,8 @@ final class IOLoop: @unchecked Sendable {
             s.machine.bytesRead(now: paused ? now : read)
             s.machine.bytesWritten(now: written)
             s.machine.tick(now: now, into: &s.actions)
-            return s.machine.heartbeat.nextDeadline()
+            // Without heartbeats there is nothing to tick for; look again in a minute regardless.
+            return s.machine.heartbeat.nextDeadline() ?? now + .seconds(60)
         }
     }
 
@@ -256,12 +266,34 @@ final class IOLoop: @unchecked Sendable {
             s.applyActions(core: core, effects: &effects)
             return r
         }
+        var batchBuffer: DeliveryBuffer?
         for effect in effects {
-            if let full = effect.run(core: core), !fullBuffers.contains(where: { $0 === full }) {
-                fullBuffers.append(full)
+            if case .deliver(let buffer, let delivery) = effect {
+                if batchBuffer !== buffer {
+                    pushDeliveries(to: batchBuffer)
+                    batchBuffer = buffer
+                }
+                deliveryBatch.append(delivery)
+                continue
             }
+            pushDeliveries(to: batchBuffer)
+            batchBuffer = nil
+            effect.run(core: core)
         }
+        pushDeliveries(to: batchBuffer)
         effects.removeAll(keepingCapacity: true)
         return result
+    }
+
+    /// Hands a consumer the deliveries gathered for it; notes a full buffer (reads pause) and puts
+    /// back what an ended consumer can no longer take.
+    private func pushDeliveries(to buffer: DeliveryBuffer?) {
+        guard let buffer, !deliveryBatch.isEmpty else { return }
+        switch buffer.push(contentsOf: deliveryBatch) {
+        case .accepted: break
+        case .full: if !fullBuffers.contains(where: { $0 === buffer }) { fullBuffers.append(buffer) }
+        case .ended: for delivery in deliveryBatch { try? delivery.reject(requeue: true) }
+        }
+        deliveryBatch.removeAll(keepingCapacity: true)
     }
 }

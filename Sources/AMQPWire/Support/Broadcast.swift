@@ -45,10 +45,21 @@ final class Broadcast<Element: Sendable>: Sendable {
     func finish() {
         let waiters = state.withLock { s -> [CheckedContinuation<Element?, Never>] in
             s.finished = true
-            return s.subscribers.values.compactMap(\.waiter)
+            var waiters: [CheckedContinuation<Element?, Never>] = []
+            for id in s.subscribers.keys {
+                if let waiter = s.subscribers[id]?.waiter {
+                    // Taken out, so an unsubscribe or a cancellation cannot resume it again.
+                    s.subscribers[id]?.waiter = nil
+                    waiters.append(waiter)
+                }
+            }
+            return waiters
         }
         for waiter in waiters { waiter.resume(returning: nil) }
     }
+
+    /// Subscribers currently waiting for a value (for tests).
+    var waitingSubscribers: Int { state.withLock { s in s.subscribers.values.filter { $0.waiter != nil }.count } }
 
     func subscribe() -> Int {
         state.withLock { s in
