@@ -6,6 +6,9 @@ import PackageDescription
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
+    // Async functions run on their caller's executor instead of hopping to the global one and back:
+    // a publish from the main actor or any actor costs no thread switch (SE-0461).
+    .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
 ]
 
 let package = Package(
