@@ -20,6 +20,8 @@ let package = Package(
         .executable(name: "email-service", targets: ["EmailService"]),
         .executable(name: "web-service", targets: ["WebService"]),
         .executable(name: "amqp-codegen", targets: ["AMQPCodegen"]),
+        .executable(name: "amqp-bench", targets: ["AMQPBench"]),
+        .executable(name: "amqp-codec-bench", targets: ["AMQPCodecBench"]),
     ],
     targets: [
         // The AMQP 0-9-1 client: codec, state machines, sockets, async channel API.
@@ -28,6 +30,10 @@ let package = Package(
         .target(name: "Messaging", dependencies: ["AMQPWire"], swiftSettings: strict),
         .executableTarget(name: "EmailService", dependencies: ["Messaging"], swiftSettings: strict),
         .executableTarget(name: "WebService", dependencies: ["Messaging"], swiftSettings: strict),
+        // Throughput benchmark, side by side with other clients through ../shared/bench/compare.
+        .executableTarget(name: "AMQPBench", dependencies: ["AMQPWire"], swiftSettings: strict),
+        // Codec micro-benchmarks (time and allocations per operation; scripts/bench-codec.sh).
+        .executableTarget(name: "AMQPCodecBench", dependencies: ["AMQPWire"], swiftSettings: strict),
         // Generates Sources/AMQPWire/Generated from Specs/*.xml.
         .target(name: "AMQPCodegenCore", swiftSettings: strict),
         .executableTarget(name: "AMQPCodegen", dependencies: ["AMQPCodegenCore"], swiftSettings: strict),
