@@ -29,6 +29,8 @@ public struct WireBuffer: Sendable, Hashable {
     @inlinable public var writerIndex: Int { storage.count }
     /// How many bytes `read*` can still consume.
     @inlinable public var readableBytes: Int { storage.count - readerIndex }
+    /// How many bytes the storage holds before it must grow.
+    @inlinable public var capacity: Int { storage.capacity }
     /// The readable bytes, copied into an array.
     public var readableBytesArray: [UInt8] { Array(storage[readerIndex...]) }
     /// The readable bytes as a view into the buffer's storage (no copy).

@@ -9,23 +9,43 @@ extension AMQPChannel {
     /// }
     /// ```
     ///
-    /// Deliveries wait in a buffer of `bufferCapacity`; when it is full the connection stops
-    /// reading from the socket until the loop catches up (TCP then slows the broker), so memory
-    /// stays bounded. Set a prefetch (``setPrefetch(count:size:global:)``) no larger than the
-    /// buffer and the buffer never fills. The sequence ends when the consumer is cancelled or its
-    /// channel closes, and throws when the broker cancels it (its queue was deleted) or closes the
+    /// Memory stays bounded without ever stalling the connection: with manual acks the broker
+    /// sends at most the prefetch of unacknowledged messages, so the buffer holds at most that
+    /// many. A channel without a prefetch gets one equal to `bufferCapacity` for this and later
+    /// consumers (a per-consumer `basic.qos`, RabbitMQ's per_consumer_qos); with a prefetch
+    /// already set, the buffer is as large as it. With `noAck` the broker cannot be slowed down
+    /// by a prefetch: once `bufferCapacity` deliveries wait, the connection stops reading the
+    /// socket (TCP then pushes back on the broker) until the loop takes half of them, so do not
+    /// await other calls on the same connection from such a loop without taking deliveries.
+    ///
+    /// The sequence ends when the consumer is cancelled or its channel closed by the
+    /// application, and throws when the broker cancels it (its queue was deleted) or closes the
     /// channel. Dropping the consumer cancels it and requeues what it had buffered.
     ///
     /// - Parameters:
     ///   - tag: the consumer tag; empty lets the broker choose one.
     ///   - noAck: the broker considers messages acknowledged once sent (no ack needed, none possible).
+    ///   - bufferCapacity: deliveries buffered for the loop, 1 to 65535.
     public func consume(
         queue: String, tag: String = "", noAck: Bool = false, exclusive: Bool = false, noLocal: Bool = false,
         arguments: FieldTable = [:], bufferCapacity: Int = 1024
     ) async throws -> AMQPConsumer {
-        let core = self.core
-        let buffer = DeliveryBuffer(capacity: bufferCapacity) { core.resumeReading() }
+        guard (1...Int(UInt16.max)).contains(bufferCapacity) else {
+            throw AMQPError(.invalidArgument, "bufferCapacity must be from 1 to 65535, not \(bufferCapacity)")
+        }
         let id = self.id
+        var capacity = bufferCapacity
+        if !noAck {
+            let prefetch = core.state.withLock { s in s.channels[id]?.prefetchCount ?? 0 }
+            if prefetch == 0 {
+                try await setPrefetch(count: UInt16(bufferCapacity))
+            } else {
+                // A per-consumer or a channel-wide (global) prefetch both bound what this consumer holds.
+                capacity = max(bufferCapacity, Int(prefetch))
+            }
+        }
+        let core = self.core
+        let buffer = DeliveryBuffer(capacity: capacity, pausesReads: noAck) { core.resumeReading() }
         let reply = try await call(
             .basic(
                 .consume(
@@ -42,7 +62,10 @@ extension AMQPChannel {
     /// Fetches one message from `queue` (`basic.get`), or nil when it is empty. Prefer a
     /// consumer for a stream of messages: each get is a round trip.
     public func get(queue: String, noAck: Bool = false) async throws -> AMQPDelivery? {
-        let reply = try await core.request(handle, .basic(.get(.init(queue: queue, noAck: noAck))))
+        let id = self.id
+        let reply = try await core.request(handle, .basic(.get(.init(queue: queue, noAck: noAck)))) { s, request in
+            s.pendingGets[request] = (id, noAck)
+        }
         switch reply {
         case .method:
             return nil  // get-empty

@@ -64,7 +64,12 @@ public final class AMQPChannel: Sendable {
     public func setPrefetch(count prefetchCount: UInt16, size prefetchSize: UInt32 = 0, global: Bool = false)
         async throws
     {
-        try await call(.basic(.qos(.init(prefetchSize: prefetchSize, prefetchCount: prefetchCount, global: global))))
+        let id = self.id
+        try await call(.basic(.qos(.init(prefetchSize: prefetchSize, prefetchCount: prefetchCount, global: global)))) {
+            s, _ in
+            s.channels[id]?.prefetchCount = prefetchCount
+            s.channels[id]?.prefetchGlobal = global
+        }
     }
 
     /// Asks the broker to redeliver this channel's unacknowledged messages (`basic.recover`);

@@ -38,7 +38,16 @@ public final class AMQPConnection: Sendable {
             configuration: configuration, clientProperties: ClientProperties.make(for: configuration))
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                core.state.withLock { $0.connectWaiter = continuation }
+                // Cancelled already (onCancel ran first and closed the core): fail at once.
+                let closed = core.state.withLock { s -> AMQPError? in
+                    if let error = s.closedError { return error }
+                    s.connectWaiter = continuation
+                    return nil
+                }
+                if let closed {
+                    continuation.resume(throwing: closed)
+                    return
+                }
                 IOLoop.start(core: core, socket: socket)
             }
         } onCancel: {
@@ -75,7 +84,11 @@ public final class AMQPConnection: Sendable {
         var channelID: UInt16 = 0
         let status = ChannelStatus()
         _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ChannelReply, any Error>) in
-            core.update { s, _ in
+            core.update { s, effects in
+                if let closed = s.closedError {
+                    effects.append(.resumeReply(continuation, .failure(closed)))
+                    return
+                }
                 s.replyWaiters[request] = continuation
                 if let id = s.machine.openChannel(request: request, into: &s.actions) {
                     s.channels[id] = ChannelShell(incarnation: incarnation, status: status)
@@ -103,27 +116,27 @@ public final class AMQPConnection: Sendable {
     }
 
     /// Closes every channel and the connection, waiting for the broker's close-ok (at most ten
-    /// seconds; then the socket is dropped). Closing a closed connection does nothing.
+    /// seconds; then the socket is dropped). Closing a closed connection does nothing; cancelling
+    /// the waiting task drops the socket at once.
     public func close() async throws {
         let request = core.nextRequestID()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                _ = try await withCheckedThrowingContinuation {
-                    (continuation: CheckedContinuation<ChannelReply, any Error>) in
-                    self.core.update { s, _ in
-                        s.replyWaiters[request] = continuation
-                        s.machine.close(request: request, into: &s.actions)
-                    }
+        let core = self.core
+        try await withTaskCancellationHandler {
+            _ = try await withCheckedThrowingContinuation {
+                (continuation: CheckedContinuation<ChannelReply, any Error>) in
+                core.update { s, _ in
+                    s.replyWaiters[request] = continuation
+                    if s.closeDeadline == nil { s.closeDeadline = .now + Self.closeTimeout }
+                    s.machine.close(request: request, into: &s.actions)
                 }
             }
-            group.addTask {
-                try await Task.sleep(for: .seconds(10))
-                self.core.abort(AMQPError(.connectionClosed, "the broker did not answer connection.close within 10 s"))
-            }
-            try await group.next()
-            group.cancelAll()
+        } onCancel: {
+            core.abort(AMQPError(.cancelled, "closing was cancelled: the connection was dropped"))
         }
     }
+
+    /// How long ``close()`` waits for the broker's close-ok.
+    static let closeTimeout: Duration = .seconds(10)
 
     /// Whether the connection is open (the handshake is done and it has not closed).
     public var isOpen: Bool { core.state.withLock { $0.machine.isOpen } }

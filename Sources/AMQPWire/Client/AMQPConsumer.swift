@@ -25,15 +25,19 @@ public final class AMQPConsumer: AsyncSequence, Sendable {
         abandon()
     }
 
+    /// The number of deliveries waiting in the buffer (for tests and monitoring).
+    public var bufferedCount: Int { buffer.bufferedCount }
+
     /// Cancels the consumer and waits for the broker's cancel-ok. Deliveries already buffered
-    /// can still be taken; then the sequence ends.
+    /// can still be taken; then the sequence ends (also if the waiting task is cancelled: the
+    /// consumer ends when the cancel-ok arrives). Cancelling an ended consumer does nothing.
     public func cancel() async throws {
         let (tag, id) = (self.tag, channel.id)
         let registered = channel.core.state.withLock { $0.channels[id]?.consumers[tag] != nil }
         guard registered else { return }
-        try await channel.call(.basic(.cancel(.init(consumerTag: tag))))
-        channel.core.state.withLock { _ = $0.channels[id]?.consumers.removeValue(forKey: tag) }
-        buffer.finish(nil)
+        try await channel.call(.basic(.cancel(.init(consumerTag: tag)))) { s, request in
+            s.pendingCancels[request] = (id, tag)
+        }
     }
 
     private func abandon() {
@@ -43,7 +47,7 @@ public final class AMQPConsumer: AsyncSequence, Sendable {
             guard s.channels[id]?.incarnation == incarnation,
                 s.channels[id]?.consumers.removeValue(forKey: tag) != nil
             else { return }
-            s.channels[id]?.abandonedConsumers[tag] = noAck
+            s.channels[id]?.abandon(tag, noAck: noAck)
             try s.machine.withChannel(id, into: &s.actions) { (ch, actions) throws(AMQPError) in
                 try ch.send(.basic(.cancel(.init(consumerTag: tag, noWait: true))), into: &actions)
             }

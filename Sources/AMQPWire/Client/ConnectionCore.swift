@@ -13,6 +13,9 @@ final class ConnectionCore: Sendable {
     private let incarnations = Atomic<UInt64>(1)
     /// Where the connection's events go.
     let events = Broadcast<AMQPConnectionEvent>(capacity: 64)
+    /// Set with `socketCloseRequested`, readable without the lock: the I/O thread checks it every
+    /// turn, also while a write is stuck behind a broker that stopped reading.
+    let closeRequested = Atomic<Bool>(false)
 
     init(configuration: AMQPConnectionConfiguration, clientProperties: FieldTable) throws(AMQPError) {
         self.configuration = configuration

@@ -2,10 +2,12 @@ import Synchronization
 
 /// The bounded buffer between the I/O thread and one consumer's `for await` loop.
 ///
-/// The I/O thread pushes; the consumer pops. When the buffer holds ``capacity`` deliveries the
-/// connection stops reading from the socket, so TCP pushes back on the broker instead of memory
-/// growing; the consumer taking deliveries below half of capacity resumes reading. (A read in
-/// progress may overshoot the capacity by what it already decoded, at most one read's worth.)
+/// The I/O thread pushes; the consumer pops. A manual-ack consumer's buffer is bounded by the
+/// prefetch (the broker sends no more unacknowledged messages), so it never touches the socket.
+/// A noAck consumer's buffer (`pausesReads`) stops the connection reading when it holds
+/// ``capacity`` deliveries, so TCP pushes back on the broker instead of memory growing; taking
+/// deliveries below half of capacity resumes reading. (A read in progress may overshoot the
+/// capacity by what it already decoded, at most one read's worth.)
 final class DeliveryBuffer: Sendable {
     private struct State: Sendable {
         var items = RingBuffer<AMQPDelivery>(initialCapacity: 64)
@@ -16,13 +18,21 @@ final class DeliveryBuffer: Sendable {
     }
 
     let capacity: Int
+    /// Whether a full buffer pauses the connection's reads (noAck consumers only).
+    let pausesReads: Bool
     private let state = Mutex(State())
     /// Called (outside the lock) when the buffer drains after it paused the reader.
     private let resumeReading: @Sendable () -> Void
 
-    init(capacity: Int, resumeReading: @escaping @Sendable () -> Void) {
+    init(capacity: Int, pausesReads: Bool = true, resumeReading: @escaping @Sendable () -> Void) {
         self.capacity = max(1, capacity)
+        self.pausesReads = pausesReads
         self.resumeReading = resumeReading
+    }
+
+    /// Whether reads paused for this buffer may go on: it drained to half, or it ended.
+    var allowsReading: Bool {
+        state.withLock { s in s.end != nil || s.items.count <= capacity / 2 }
     }
 
     enum PushResult { case accepted, full, ended }
@@ -42,7 +52,7 @@ final class DeliveryBuffer: Sendable {
                 waiter = w
                 first = s.items.removeFirst()
             }
-            if s.items.count >= capacity {
+            if pausesReads && s.items.count >= capacity {
                 s.readerPaused = true
                 return (waiter, first, .full)
             }
@@ -89,6 +99,10 @@ final class DeliveryBuffer: Sendable {
     }
 
     var bufferedCount: Int { state.withLock { $0.items.count } }
+    var hasWaiter: Bool { state.withLock { $0.waiter != nil } }
+
+    static let secondIterator = AMQPError(
+        .invalidArgument, "another task is already waiting on this consumer; iterate a consumer from one task")
 
     /// The next delivery, nil at a clean end; throws the stream's error, or `CancellationError`.
     func next() async throws -> AMQPDelivery? {
@@ -130,6 +144,7 @@ final class DeliveryBuffer: Sendable {
                     if let item = s.items.removeFirst() { return .item(item) }
                     if let end = s.end { return .end(end) }
                     if Task.isCancelled { return .cancelled }
+                    if s.waiter != nil { return .end(.failure(Self.secondIterator)) }
                     s.waiter = continuation
                     return .waiting
                 }

@@ -27,6 +27,10 @@ final class IOLoop: @unchecked Sendable {
     private var lastWrite = ContinuousClock.now
     private var nextTick: ContinuousClock.Instant?
     private var handshakeDeadline: ContinuousClock.Instant?
+    /// Set when the application closed the connection: past it, close-ok is not awaited any longer.
+    private var closeDeadline: ContinuousClock.Instant?
+    /// A write buffer that grew past this (for a large message) is replaced once empty.
+    static let keptBufferCapacity = 8 << 20
 
     static let readChunkSize = 1 << 16
     /// Reads per loop turn before writes get their turn, so a flood in does not starve output.
@@ -96,8 +100,13 @@ final class IOLoop: @unchecked Sendable {
         while true {
             // One lock per turn, and only when the last batch is out: take what tasks queued.
             if writing.readableBytes == 0 {
-                writing.clear()
+                if writing.capacity > Self.keptBufferCapacity {
+                    writing = WireBuffer(capacity: 1 << 16)  // a huge message passed: give the memory back
+                } else {
+                    writing.clear()
+                }
                 let (close, waiters) = core.state.withLock { s -> (Bool, [CheckedContinuation<Void, any Error>]) in
+                    closeDeadline = s.closeDeadline
                     if s.outbound.readableBytes > 0 {
                         // `wakeupPending` stays set while the loop is busy: tasks queueing more need
                         // not signal, since the loop comes back for it without sleeping.
@@ -118,6 +127,10 @@ final class IOLoop: @unchecked Sendable {
                     finishWrites()
                     return
                 }
+            } else if core.closeRequested.load(ordering: .acquiring) {
+                // A write is stuck (the broker stopped reading): try briefly, then drop the socket.
+                finishWrites()
+                return
             }
             let hadWrites = writing.readableBytes > 0
             if hadWrites && !flush() { continue }
@@ -126,7 +139,7 @@ final class IOLoop: @unchecked Sendable {
             let batchFinished = hadWrites && writing.readableBytes == 0
 
             // Wait for bytes, space to write, a wake-up or the next deadline.
-            if !fullBuffers.isEmpty { fullBuffers.removeAll { $0.bufferedCount <= $0.capacity / 2 } }
+            if !fullBuffers.isEmpty { fullBuffers.removeAll { $0.allowsReading } }
             let wantRead = fullBuffers.isEmpty
             let wantWrite = writing.readableBytes > 0
             pollSet[0].fd = socket!.fd
@@ -141,14 +154,21 @@ final class IOLoop: @unchecked Sendable {
             }
             if pollSet[1].revents != 0 { core.wakeup.drain() }
             let socketEvents = Int32(pollSet[0].revents)
-            if socketEvents & Int32(POLLIN | POLLHUP | POLLERR) != 0 && wantRead { read() }
+            if socketEvents & Int32(POLLIN | POLLHUP | POLLERR) != 0 && wantRead {
+                read()
+            } else if socketEvents & Int32(POLLHUP | POLLERR | POLLNVAL) != 0 {
+                // Reads are paused, but the peer is gone: poll would report this again at once.
+                transportFailed(AMQPError(.ioError, "the broker closed the TCP connection"))
+            }
             tick()
         }
     }
 
     private func timeoutMilliseconds() -> Int32 {
         var next = nextTick
-        if let handshakeDeadline, next.map({ handshakeDeadline < $0 }) ?? true { next = handshakeDeadline }
+        for deadline in [handshakeDeadline, closeDeadline] {
+            if let deadline, next.map({ deadline < $0 }) ?? true { next = deadline }
+        }
         guard let next else { return -1 }
         let remaining = next - .now
         return remaining <= .zero ? 0 : Int32(clamping: remaining.milliseconds + 1)
@@ -236,6 +256,11 @@ final class IOLoop: @unchecked Sendable {
 
     private func tick() {
         let now = ContinuousClock.now
+        if let closeDeadline, now >= closeDeadline {
+            self.closeDeadline = nil
+            transportFailed(AMQPError(.connectionClosed, "the broker did not answer connection.close in time"))
+            return
+        }
         if let handshakeDeadline, now >= handshakeDeadline {
             self.handshakeDeadline = nil
             let seconds = core.configuration.connectionTimeout

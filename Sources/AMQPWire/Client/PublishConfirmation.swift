@@ -12,7 +12,8 @@ public struct PublishConfirmation: Sendable {
 
     /// Returns when the broker has taken responsibility for the message (basic.ack). Throws
     /// `publishNacked` when it refused it, `confirmOutcomeUnknown` when the channel or connection
-    /// ended first, and `confirmsNotEnabled` on a channel without confirms.
+    /// ended first, `confirmsNotEnabled` on a channel without confirms, and `cancelled` when the
+    /// waiting task is cancelled (the publish itself goes on).
     public func wait() async throws {
         guard let promise else {
             throw AMQPError(
@@ -29,7 +30,8 @@ public struct PublishConfirmation: Sendable {
 final class ConfirmPromise: Sendable {
     private struct State {
         var result: Result<Void, AMQPError>?
-        var waiters: [CheckedContinuation<Void, any Error>] = []
+        var waiters: [Int: CheckedContinuation<Void, any Error>] = [:]
+        var nextWaiter = 0
     }
     private let state = Mutex(State())
 
@@ -39,20 +41,31 @@ final class ConfirmPromise: Sendable {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, any Error>] in
             guard s.result == nil else { return [] }
             s.result = result
-            defer { s.waiters = [] }
-            return s.waiters
+            defer { s.waiters = [:] }
+            return Array(s.waiters.values)
         }
         for waiter in waiters { waiter.resume(with: result.mapError { $0 as any Error }) }
     }
 
     func wait() async throws {
         if let result = state.withLock({ $0.result }) { return try result.get() }
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let result = state.withLock { s -> Result<Void, AMQPError>? in
-                if s.result == nil { s.waiters.append(continuation) }
-                return s.result
+        let id = state.withLock { s in
+            defer { s.nextWaiter += 1 }
+            return s.nextWaiter
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let immediate = state.withLock { s -> Result<Void, AMQPError>? in
+                    if let result = s.result { return result }
+                    if Task.isCancelled { return .failure(AMQPError.cancelledWait) }
+                    s.waiters[id] = continuation
+                    return nil
+                }
+                if let immediate { continuation.resume(with: immediate.mapError { $0 as any Error }) }
             }
-            if let result { continuation.resume(with: result.mapError { $0 as any Error }) }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.resume(throwing: AMQPError.cancelledWait)
         }
     }
 }

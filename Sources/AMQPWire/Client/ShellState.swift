@@ -21,6 +21,12 @@ struct ShellState: Sendable {
     var openingChannels: [RequestID: UInt16] = [:]
     /// `basic.consume` requests in flight: request → the consumer's channel and buffer.
     var pendingConsumers: [RequestID: PendingConsumer] = [:]
+    /// `basic.get` requests in flight, so a get-ok whose caller stopped waiting is put back.
+    var pendingGets: [RequestID: (channel: UInt16, noAck: Bool)] = [:]
+    /// `basic.cancel` requests in flight: the consumer ends on cancel-ok even if nobody waits.
+    var pendingCancels: [RequestID: (channel: UInt16, tag: String)] = [:]
+    /// When the I/O thread gives up on an unanswered connection.close and drops the socket.
+    var closeDeadline: ContinuousClock.Instant?
 
     var tune: TuneParameters?
     var serverProperties: FieldTable = [:]
@@ -116,11 +122,14 @@ struct ShellState: Sendable {
             effects.append(.event(.unblocked))
         case .closeConnection(let error):
             closeConnection(error, effects: &effects)
+            core.closeRequested.store(true, ordering: .releasing)
         case .succeed(let request, let reply):
             succeed(request, reply, effects: &effects)
         case .fail(let request, let error):
             if let channel = openingChannels.removeValue(forKey: request) { channels[channel] = nil }
             pendingConsumers[request] = nil
+            pendingGets[request] = nil
+            pendingCancels[request] = nil
             if let waiter = replyWaiters.removeValue(forKey: request) {
                 effects.append(.resumeReply(waiter, .failure(error)))
             }
@@ -186,11 +195,25 @@ struct ShellState: Sendable {
                     buffer: pending.buffer, noAck: pending.noAck)
             } else {
                 // The consumer's task stopped waiting: cancel what the broker started.
-                channels[pending.channel]?.abandonedConsumers[ok.consumerTag] = pending.noAck
+                channels[pending.channel]?.abandon(ok.consumerTag, noAck: pending.noAck)
                 try? machine.withChannel(pending.channel, into: &actions) { (ch, actions) throws(AMQPError) in
                     try ch.send(.basic(.cancel(.init(consumerTag: ok.consumerTag, noWait: true))), into: &actions)
                 }
             }
+        }
+        if let pending = pendingGets.removeValue(forKey: request), waiter == nil, !pending.noAck,
+            case .message(let message) = reply, case .getOk(let ok) = message.method
+        {
+            // The caller stopped waiting: put the message back rather than leave it unacknowledged.
+            try? machine.withChannel(pending.channel, into: &actions) { (ch, actions) throws(AMQPError) in
+                try ch.send(.basic(.reject(.init(deliveryTag: ok.deliveryTag, requeue: true))), into: &actions)
+            }
+        }
+        if let pending = pendingCancels.removeValue(forKey: request),
+            let consumer = channels[pending.channel]?.consumers.removeValue(forKey: pending.tag)
+        {
+            // Ends after what it buffered; the broker sends nothing more for it.
+            effects.append(.finishConsumer(consumer.buffer, nil))
         }
         if let waiter { effects.append(.resumeReply(waiter, .success(reply))) }
     }
@@ -201,7 +224,7 @@ struct ShellState: Sendable {
         guard case .deliver(let d) = message.method, let channel = channels[id] else { return }
         guard let consumer = channel.consumers[d.consumerTag] else {
             // A consumer this client gave up on: put manual-ack deliveries back for others.
-            if channels[id]?.abandonedConsumers[d.consumerTag] == false {
+            if channels[id]?.abandonedConsumers[d.consumerTag]?.noAck == false {
                 try? machine.withChannel(id, into: &actions) { (ch, actions) throws(AMQPError) in
                     try ch.send(.basic(.reject(.init(deliveryTag: d.deliveryTag, requeue: true))), into: &actions)
                 }
@@ -230,6 +253,8 @@ struct ShellState: Sendable {
         replyWaiters.removeAll()
         openingChannels.removeAll()
         pendingConsumers.removeAll()
+        pendingGets.removeAll()
+        pendingCancels.removeAll()
         for channel in channels.values {
             channel.status.markClosed(error)
             channel.close(error, effects: &effects)
@@ -252,9 +277,14 @@ struct ChannelShell: Sendable {
     /// Shared with the channel's handles, so they can tell why it closed after it is gone from here.
     let status: ChannelStatus
     var consumers: [String: Consumer] = [:]
-    /// Consumers cancelled because their caller stopped waiting: tag → noAck.
-    var abandonedConsumers: [String: Bool] = [:]
+    /// Consumers cancelled because nobody iterates them any more: tag → noAck, and the order they
+    /// were abandoned in (bounded: deliveries for them only arrive until the broker takes the cancel).
+    var abandonedConsumers: [String: (noAck: Bool, order: Int)] = [:]
+    private var abandonedOrder: [String] = []
     var confirms: ConfirmTracker<ConfirmPromise>?
+    /// The prefetch last set on the channel with basic.qos (0: none), and whether it was global.
+    var prefetchCount: UInt16 = 0
+    var prefetchGlobal = false
     var confirmWindow = Int.max
     var flowActive = true
     let returns = Broadcast<AMQPReturnedMessage>(capacity: 256)
@@ -262,6 +292,16 @@ struct ChannelShell: Sendable {
     init(incarnation: UInt64, status: ChannelStatus) {
         self.incarnation = incarnation
         self.status = status
+    }
+
+    static let abandonedConsumerMemory = 64
+
+    mutating func abandon(_ tag: String, noAck: Bool) {
+        abandonedConsumers[tag] = (noAck, abandonedOrder.count)
+        abandonedOrder.append(tag)
+        if abandonedOrder.count > Self.abandonedConsumerMemory {
+            abandonedConsumers[abandonedOrder.removeFirst()] = nil
+        }
     }
 
     /// Ends consumers and unconfirmed publishes: nil error means the application closed the channel.

@@ -25,6 +25,8 @@ struct ChannelStateMachine: Sendable {
     private var getRequest: RequestID?
     /// False while the broker has paused publishing with `channel.flow`.
     private(set) var flowActive = true
+    /// Further `close()` calls made while closing: they resolve with the first.
+    private var extraCloseRequests: [RequestID] = []
 
     /// Starts opening: the caller sends the returned `channel.open`.
     init(id: UInt16, openRequest: RequestID, maxMessageSize: Int, into actions: inout [ConnectionAction]) {
@@ -68,7 +70,8 @@ struct ChannelStateMachine: Sendable {
     ) {
         switch state {
         case .closing:
-            if let request { actions.append(.fail(request, notOpenError)) }
+            // Already closing: this caller waits for the same close-ok.
+            if let request { extraCloseRequests.append(request) }
             return
         case .opening(let open):
             actions.append(.fail(open, AMQPError(.channelClosed, "the channel was closed while opening", channel: id)))
@@ -89,6 +92,8 @@ struct ChannelStateMachine: Sendable {
         case .closing(let request?): actions.append(.fail(request, error))
         case .closing(nil), .open: break
         }
+        for request in extraCloseRequests { actions.append(.fail(request, error)) }
+        extraCloseRequests = []
         failPending(error, into: &actions)
         actions.append(.channelClosed(channel: id, cleanEnd ? nil : error))
     }
@@ -123,6 +128,8 @@ struct ChannelStateMachine: Sendable {
                     actions.append(.sendMethod(channel: id, .channel(.closeOk(.init()))))
                 }
                 if let request { actions.append(.succeed(request, .method(method))) }
+                for extra in extraCloseRequests { actions.append(.succeed(extra, .method(method))) }
+                extraCloseRequests = []
                 // Without a request the shell may already have ended the channel's consumers
                 // (message too large); announcing it again is harmless and frees its bookkeeping.
                 actions.append(.channelClosed(channel: id, nil))

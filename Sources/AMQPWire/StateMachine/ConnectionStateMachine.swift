@@ -162,7 +162,7 @@ struct ConnectionStateMachine: Sendable {
             failEverything(reason ?? error, into: &actions)
             state = .closed
             actions.append(.closeConnection(reason))
-        case .awaitingTune:
+        case .awaitingTune where error.code == .ioError:
             // Brokers without authentication_failure_close drop the socket on a bad login.
             var error = error
             error.message += " (during authentication: the credentials may have been refused)"
@@ -348,8 +348,15 @@ struct ConnectionStateMachine: Sendable {
                 throw violation("update-secret-ok answers no request", code: 505)
             }
             actions.append(.succeed(request, .method(.connection(method))))
-        case (.closing(let reason), .closeOk), (.closing(let reason), .close):
-            if case .close = method { actions.append(.sendMethod(channel: 0, .connection(.closeOk(.init())))) }
+        case (.closing(var reason), .closeOk), (.closing(var reason), .close):
+            if case .close(let close) = method {
+                actions.append(.sendMethod(channel: 0, .connection(.closeOk(.init()))))
+                // The broker closed for a reason of its own as the application was closing: keep it.
+                if close.replyCode != 200, reason == nil {
+                    reason = .closedByBroker(
+                        (close.replyCode, close.replyText, close.classID, close.methodID), channel: nil)
+                }
+            }
             while let request = connectionRequests.removeFirst() {
                 actions.append(.succeed(request, .method(.connection(.closeOk(.init())))))
             }

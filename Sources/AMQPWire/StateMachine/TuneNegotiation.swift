@@ -18,6 +18,8 @@ public struct TuneParameters: Sendable, Hashable {
 enum TuneNegotiation {
     /// RabbitMQ refuses a frame_max below this; the client never asks for less.
     static let minimumFrameMax: UInt32 = 8192
+    /// The most a client that asked for 0 ("the broker's value") accepts.
+    static let maximumUnaskedFrameMax: UInt32 = 1 << 20
 
     /// 0 means "no preference": take the other side's value; otherwise the smaller one.
     static func pick<T: FixedWidthInteger & UnsignedInteger>(client: T, server: T) -> T {
@@ -28,8 +30,9 @@ enum TuneNegotiation {
         var channelMax = pick(client: client.channelMax, server: server.channelMax)
         if channelMax == 0 { channelMax = .max }
         var frameMax = pick(client: client.frameMax, server: server.frameMax)
-        // 0 on both sides would mean unlimited; cap it at what the client asked by default.
-        if frameMax == 0 { frameMax = 131_072 }
+        // A client with no preference (0) takes the broker's value, but never an unbounded one:
+        // a whole frame is buffered before anything can refuse it.
+        if client.frameMax == 0 { frameMax = frameMax == 0 ? 131_072 : min(frameMax, maximumUnaskedFrameMax) }
         frameMax = max(frameMax, minimumFrameMax)
         return TuneParameters(
             channelMax: channelMax, frameMax: frameMax,

@@ -81,7 +81,8 @@ final class Broadcast<Element: Sendable>: Sendable {
                 let immediate = state.withLock { s -> Element?? in
                     guard s.subscribers[id] != nil else { return .some(nil) }
                     if let item = s.subscribers[id]!.items.removeFirst() { return .some(item) }
-                    if s.finished || Task.isCancelled { return .some(nil) }
+                    // Finished, cancelled, or a second task iterating the same subscription: it ends.
+                    if s.finished || Task.isCancelled || s.subscribers[id]!.waiter != nil { return .some(nil) }
                     s.subscribers[id]!.waiter = continuation
                     return .none
                 }

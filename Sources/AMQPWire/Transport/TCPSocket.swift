@@ -41,19 +41,31 @@ final class TCPSocket {
             throw AMQPError(.connectFailed, "cannot resolve host '\(host)': \(reason)")
         }
         defer { freeaddrinfo(list) }
-        var failures: [String] = []
+        var addresses: [UnsafeMutablePointer<addrinfo>] = []
         var entry: UnsafeMutablePointer<addrinfo>? = first
         while let info = entry {
+            addresses.append(info)
             entry = info.pointee.ai_next
+        }
+        var failures: [String] = []
+        for (index, info) in addresses.enumerated() {
             let address = describe(info.pointee.ai_addr, info.pointee.ai_addrlen)
+            // Each address gets a share of the time left, so one that swallows packets (often an
+            // unreachable IPv6 address listed first) cannot use it all.
+            let remaining = deadline - .now
+            guard remaining > .zero else { break }
+            let share = remaining / (addresses.count - index)
+            let attemptDeadline = min(deadline, .now + max(share, min(remaining, .seconds(3))))
             do {
-                return try connect(info.pointee, deadline: deadline)
+                return try connect(info.pointee, deadline: attemptDeadline)
             } catch {
                 failures.append("\(address): \(error.message)")
-                if error.code == .connectTimeout { throw error.withMessage("connecting to \(address) timed out") }
             }
         }
-        throw AMQPError(.connectFailed, "cannot connect to \(host):\(port) (\(failures.joined(separator: "; ")))")
+        let timedOut = ContinuousClock.now >= deadline
+        throw AMQPError(
+            timedOut ? .connectTimeout : .connectFailed,
+            "cannot connect to \(host):\(port) (\(failures.isEmpty ? "timed out" : failures.joined(separator: "; ")))")
     }
 
     private static func connect(_ info: addrinfo, deadline: ContinuousClock.Instant) throws(AMQPError) -> TCPSocket {
@@ -152,17 +164,22 @@ final class TCPSocket {
     }
 }
 
-/// A pipe another thread writes a byte to, so the I/O thread's poll() wakes up.
+/// A socket pair another thread writes a byte to, so the I/O thread's poll() wakes up. Made
+/// close-on-exec and non-blocking atomically (a concurrent fork cannot inherit it); written with
+/// MSG_NOSIGNAL, so it can never raise SIGPIPE.
 final class WakeupPipe: Sendable {
     let readFD: Int32
     let writeFD: Int32
 
     init() throws(AMQPError) {
         var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw AMQPError(.ioError, "pipe(): \(TCPSocket.errnoText())") }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        #if canImport(Glibc)
+            let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
+        #else
+            let type = SOCK_STREAM
+        #endif
+        guard socketpair(AF_UNIX, type, 0, &fds) == 0 else {
+            throw AMQPError(.ioError, "socketpair(): \(TCPSocket.errnoText())")
         }
         readFD = fds[0]
         writeFD = fds[1]
@@ -175,12 +192,12 @@ final class WakeupPipe: Sendable {
 
     func signal() {
         var byte: UInt8 = 1
-        _ = Glibc.write(writeFD, &byte, 1)  // a full pipe already means "wake up"
+        _ = Glibc.send(writeFD, &byte, 1, Int32(MSG_NOSIGNAL))  // a full buffer already means "wake up"
     }
 
     func drain() {
         var scratch = [UInt8](repeating: 0, count: 64)
-        while Glibc.read(readFD, &scratch, scratch.count) > 0 {}
+        while Glibc.recv(readFD, &scratch, scratch.count, 0) > 0 {}
     }
 }
 

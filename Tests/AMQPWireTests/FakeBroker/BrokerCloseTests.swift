@@ -10,8 +10,7 @@ struct BrokerCloseTests {
             let events = connection.events()
             let channel = try await broker.openChannel(1, on: connection)
             let consuming = Task { try await channel.consume(queue: "tasks") }
-            _ = try await broker.expectMethod(channel: 1)
-            try await broker.send(method: .basic(.consumeOk(.init(consumerTag: "ctag-1"))), channel: 1)
+            try await broker.acceptConsume(channel: 1)
             let consumer = try await within("consume()") { try await consuming.value }
             let declaring = Task { try await channel.declareQueue("q") }
             _ = try await broker.expectMethod(channel: 1)

@@ -10,8 +10,7 @@ struct ConsumeTests {
         _ channel: AMQPChannel, _ broker: FakeBroker, tag: String = "ctag-1"
     ) async throws -> AMQPConsumer {
         let consuming = Task { try await channel.consume(queue: "tasks") }
-        #expect(try await broker.expectMethod(channel: 1) == .basic(.consume(.init(queue: "tasks"))))
-        try await broker.send(method: .basic(.consumeOk(.init(consumerTag: tag))), channel: 1)
+        #expect(try await broker.acceptConsume(channel: 1, tag: tag) == .init(queue: "tasks"))
         return try await within("consume()") { try await consuming.value }
     }
 

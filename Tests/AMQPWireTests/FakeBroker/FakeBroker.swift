@@ -20,7 +20,7 @@ final class FakeBroker: @unchecked Sendable {
     // @unchecked: `inbound` and `decoder` are touched only on `queue`, one operation at a time.
     private let queue = DispatchQueue(label: "fake-broker")
     private let fd: Int32
-    private let clientFD: Int32
+    let clientFD: Int32
     private var inbound = WireBuffer()
     private var decoder = AMQPFrameDecoder(maxFrameSize: 1 << 24)
     /// How long each expectation waits for the client.
@@ -236,6 +236,25 @@ final class FakeBroker: @unchecked Sendable {
             throw FakeBrokerFailure("expected channel.open on channel \(id), got \(method)")
         }
         try await send(method: .channel(.openOk(.init())), channel: id)
+    }
+
+    /// Plays the broker's side of `consume` on a channel without a prefetch: the client first sets
+    /// a per-consumer prefetch equal to the buffer capacity, then consumes. Returns the consume method.
+    @discardableResult
+    func acceptConsume(channel: UInt16, tag: String = "ctag-1", prefetch: UInt16 = 1024) async throws
+        -> AMQPMethod.Basic.Consume
+    {
+        let qos = try await expectMethod(channel: channel)
+        guard qos == .basic(.qos(.init(prefetchCount: prefetch))) else {
+            throw FakeBrokerFailure("expected basic.qos(prefetch \(prefetch)) before consume, got \(qos)")
+        }
+        try await send(method: .basic(.qosOk(.init())), channel: channel)
+        let method = try await expectMethod(channel: channel)
+        guard case .basic(.consume(let consume)) = method else {
+            throw FakeBrokerFailure("expected basic.consume, got \(method)")
+        }
+        try await send(method: .basic(.consumeOk(.init(consumerTag: tag))), channel: channel)
+        return consume
     }
 
     /// Has `connection` open a channel and answers it, expecting id `id`.

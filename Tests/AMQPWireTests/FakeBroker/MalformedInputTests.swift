@@ -47,8 +47,7 @@ struct MalformedInputTests {
         try await FakeBroker.withConnection(configuration) { broker, connection in
             let channel = try await broker.openChannel(1, on: connection)
             let consuming = Task { try await channel.consume(queue: "tasks") }
-            _ = try await broker.expectMethod(channel: 1)
-            try await broker.send(method: .basic(.consumeOk(.init(consumerTag: "ctag-1"))), channel: 1)
+            try await broker.acceptConsume(channel: 1)
             let consumer = try await within("consume()") { try await consuming.value }
 
             try await broker.sendContent(

@@ -85,10 +85,22 @@ import Testing
         #expect(actions.recorded == [.fail(4, ErrorShape(.connectionClosed))])
     }
 
-    @Test func brokerCloseCrossingOurCloseIsAnsweredAndFinishesCleanly() {
+    /// Our close succeeds, and the broker's own reason is kept as the connection's close reason.
+    @Test func brokerCloseCrossingOurCloseIsAnsweredAndKeepsTheBrokersReason() {
         var connection = ConnectionDriver.opened()
         _ = connection.step { $0.close(request: 1, into: &$1) }
         let actions = connection.receive(.connection(.close(.init(replyCode: 320, replyText: "CONNECTION_FORCED"))))
+        #expect(
+            actions.recorded == [
+                .send(channel: 0, Self.closeOk), .succeed(1, .method(Self.closeOk)),
+                .closeConnection(ErrorShape(.connectionClosedByBroker, replyCode: 320)),
+            ])
+    }
+
+    @Test func brokerCloseOkAnswerToOurCloseIsAClearEnd() {
+        var connection = ConnectionDriver.opened()
+        _ = connection.step { $0.close(request: 1, into: &$1) }
+        let actions = connection.receive(.connection(.close(.init(replyCode: 200, replyText: "OK"))))
         #expect(
             actions.recorded == [
                 .send(channel: 0, Self.closeOk), .succeed(1, .method(Self.closeOk)), .closeConnection(nil),

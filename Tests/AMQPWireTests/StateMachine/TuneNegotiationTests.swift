@@ -42,6 +42,11 @@ import Testing
             server: .init(channelMax: 0, frameMax: 0, heartbeat: 0),
             expected: .init(channelMax: 65535, frameMax: 131_072, heartbeat: 0)),
         Case(
+            name: "a client with no frame_max preference takes the broker's, at most 1 MiB",
+            client: .init(channelMax: 0, frameMax: 0, heartbeat: 0),
+            server: .init(channelMax: 0, frameMax: 4_294_967_295, heartbeat: 0),
+            expected: .init(channelMax: 65535, frameMax: 1_048_576, heartbeat: 0)),
+        Case(
             name: "mixed zeros pick per field",
             client: .init(channelMax: 0, frameMax: 65_536, heartbeat: 30),
             server: .init(channelMax: 100, frameMax: 0, heartbeat: 0),
