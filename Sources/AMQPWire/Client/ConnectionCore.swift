@@ -7,7 +7,7 @@ import Synchronization
 /// the lock is released (see ``Effect``).
 final class ConnectionCore: Sendable {
     let configuration: AMQPConnectionConfiguration
-    let state: Mutex<ShellState>
+    let state: Lock<ShellState>
     let wakeup: WakeupPipe
     private let requestIDs = Atomic<UInt64>(1)
     private let incarnations = Atomic<UInt64>(1)
@@ -28,7 +28,7 @@ final class ConnectionCore: Sendable {
                 channelMax: configuration.channelMax, frameMax: configuration.frameMax,
                 heartbeat: configuration.heartbeat),
             maxMessageSize: configuration.maxMessageSize)
-        state = Mutex(ShellState(machine: ConnectionStateMachine(handshake: handshake, now: .now)))
+        state = Lock(ShellState(machine: ConnectionStateMachine(handshake: handshake, now: .now)))
     }
 
     func nextRequestID() -> RequestID { requestIDs.add(1, ordering: .relaxed).oldValue }

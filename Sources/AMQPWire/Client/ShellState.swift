@@ -150,7 +150,8 @@ struct ShellState: Sendable {
                         routingKey: r.routingKey, properties: message.properties, body: message.body)))
         case .confirm(let id, let tag, let multiple, let ack):
             guard channels[id]?.confirms != nil else { return }
-            let wasFull = channels[id]!.confirms!.outstanding >= channels[id]!.confirmWindow
+            let threshold = channels[id]!.confirmWindow - max(1, channels[id]!.confirmWindow / 4)
+            let before = channels[id]!.confirms!.outstanding
             _ = channels[id]!.confirms!.resolve(deliveryTag: tag, multiple: multiple) { sequence, promise in
                 effects.append(
                     .confirm(
@@ -163,7 +164,12 @@ struct ShellState: Sendable {
                                     "the broker nacked publish \(sequence) on channel \(id): it did not take responsibility for the message",
                                     channel: id))))
             }
-            if wasFull { wakePermissionWaiters(&effects) }
+            // A publisher waits only on a full window; wake it once a quarter of the window is free
+            // (when the count crosses that mark), not for each confirm: fewer wake-ups, and it
+            // publishes the freed slots in one go.
+            if before > threshold && channels[id]!.confirms!.outstanding <= threshold {
+                wakePermissionWaiters(&effects)
+            }
         case .consumerCancelled(let id, let tag):
             guard let consumer = channels[id]?.consumers.removeValue(forKey: tag) else { return }
             effects.append(

@@ -92,6 +92,22 @@ struct PublisherConfirmTests {
         }
     }
 
+    /// A publisher waiting on a full window is released once a quarter of it is free, also when
+    /// confirms come one at a time (a fixture: waking only on a confirm that found the window full
+    /// left it waiting forever after the first one).
+    @Test func singleConfirmsReleaseAPublisherWaitingOnAFullWindow() async throws {
+        try await FakeBroker.withConnection { broker, connection in
+            let channel = try await confirmingChannel(broker, connection, window: 8)
+            _ = try await publish(8, on: channel, broker)
+            let ninth = Task { try await channel.publish("ninth", routingKey: "q") }
+            try await eventually("the ninth publish waits for the window") { connection.waitingPublishers == 1 }
+            try await broker.send(method: .basic(.ack(.init(deliveryTag: 1))), channel: 1)
+            try await broker.send(method: .basic(.ack(.init(deliveryTag: 2))), channel: 1)
+            #expect(try await broker.expectContent(channel: 1).body == Array("ninth".utf8))
+            #expect(try await within("the ninth publish") { try await ninth.value }.sequenceNumber == 9)
+        }
+    }
+
     @Test func channelClosedByBrokerLeavesOutstandingConfirmsUnknown() async throws {
         try await FakeBroker.withConnection { broker, connection in
             let channel = try await confirmingChannel(broker, connection)
