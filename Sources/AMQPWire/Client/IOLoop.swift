@@ -14,7 +14,12 @@ final class IOLoop: @unchecked Sendable {
     private var socket: TCPSocket?
     private var inbound = WireBuffer(capacity: 1 << 18)
     private var decoder: AMQPFrameDecoder
-    private var writing = WireBuffer(capacity: 1 << 16)
+    /// The queue taken from the tasks, and what of it is still to go out.
+    private var writing = OutboundQueue(capacity: 1 << 16)
+    private var pieces: [OutboundQueue.Piece] = []
+    private var nextPiece = 0
+    /// Pieces per sendmsg.
+    static let piecesPerWrite = 64
     private let readChunk: UnsafeMutableRawBufferPointer
     private var frames: [AMQPFrame] = []
     private var effects: [Effect] = []
@@ -99,9 +104,11 @@ final class IOLoop: @unchecked Sendable {
     private func loop() {
         while true {
             // One lock per turn, and only when the last batch is out: take what tasks queued.
-            if writing.readableBytes == 0 {
+            if !hasPendingWrites {
+                pieces.removeAll(keepingCapacity: true)  // drop references first: clearing then copies nothing
+                nextPiece = 0
                 if writing.capacity > Self.keptBufferCapacity {
-                    writing = WireBuffer(capacity: 1 << 16)  // a huge message passed: give the memory back
+                    writing = OutboundQueue(capacity: 1 << 16)  // a huge message passed: give the memory back
                 } else {
                     writing.clear()
                 }
@@ -116,13 +123,14 @@ final class IOLoop: @unchecked Sendable {
                         s.wakeupPending = false
                     }
                     var waiters: [CheckedContinuation<Void, any Error>] = []
-                    if !s.permissionWaiters.isEmpty && writing.readableBytes > 0 {
+                    if !s.permissionWaiters.isEmpty && !writing.isEmpty {
                         waiters = Array(s.permissionWaiters.values)
                         s.permissionWaiters.removeAll()
                     }
                     return (s.socketCloseRequested, waiters)
                 }
                 for waiter in waiters { waiter.resume() }
+                pieces = writing.pieces()
                 if close {
                     finishWrites()
                     return
@@ -132,16 +140,16 @@ final class IOLoop: @unchecked Sendable {
                 finishWrites()
                 return
             }
-            let hadWrites = writing.readableBytes > 0
+            let hadWrites = hasPendingWrites
             if hadWrites && !flush() { continue }
             // A batch just finished (taken now or on an earlier turn): `wakeupPending` is still set,
             // so tasks queued more without signalling. Only look (timeout 0), then come back for it.
-            let batchFinished = hadWrites && writing.readableBytes == 0
+            let batchFinished = hadWrites && !hasPendingWrites
 
             // Wait for bytes, space to write, a wake-up or the next deadline.
             if !fullBuffers.isEmpty { fullBuffers.removeAll { $0.allowsReading } }
             let wantRead = fullBuffers.isEmpty
-            let wantWrite = writing.readableBytes > 0
+            let wantWrite = hasPendingWrites
             pollSet[0].fd = socket!.fd
             pollSet[0].events = Int16((wantRead ? POLLIN : 0) | (wantWrite ? POLLOUT : 0))
             pollSet[0].revents = 0
@@ -221,15 +229,36 @@ final class IOLoop: @unchecked Sendable {
 
     // MARK: Writing
 
+    private var hasPendingWrites: Bool { nextPiece < pieces.count }
+
     /// Writes until done or the socket is full; false when the connection failed.
     private func flush() -> Bool {
         guard let socket else { return false }
-        while writing.readableBytes > 0 {
-            let result = writing.withUnsafeReadableBytes { socket.send($0) }
+        while nextPiece < pieces.count {
+            let end = min(pieces.count, nextPiece + Self.piecesPerWrite)
+            let result: TCPSocket.IOResult
+            if end - nextPiece == 1 {
+                let piece = pieces[nextPiece]
+                result = piece.bytes.withUnsafeBytes { raw in
+                    socket.send(UnsafeRawBufferPointer(rebasing: raw[piece.range]))
+                }
+            } else {
+                result = socket.send(pieces[nextPiece..<end])
+            }
             switch result {
-            case .bytes(let n):
-                writing.moveReaderIndex(forwardBy: n)
+            case .bytes(var n):
                 lastWrite = .now
+                while n > 0 {
+                    let count = pieces[nextPiece].range.count
+                    if n >= count {
+                        n -= count
+                        nextPiece += 1
+                    } else {
+                        pieces[nextPiece].range =
+                            pieces[nextPiece].range.lowerBound + n..<pieces[nextPiece].range.upperBound
+                        n = 0
+                    }
+                }
             case .wouldBlock:
                 return true
             case .closed, .failed:
@@ -244,9 +273,9 @@ final class IOLoop: @unchecked Sendable {
     /// Writes what is left before closing, for at most two seconds (a close-ok or a reason).
     private func finishWrites() {
         let deadline = ContinuousClock.now + .seconds(2)
-        while writing.readableBytes > 0, ContinuousClock.now < deadline, let socket {
+        while hasPendingWrites, ContinuousClock.now < deadline, let socket {
             _ = flush()
-            guard writing.readableBytes > 0 else { break }
+            guard hasPendingWrites else { break }
             var fd = pollfd(fd: socket.fd, events: Int16(POLLOUT), revents: 0)
             _ = poll(&fd, 1, 100)
         }

@@ -7,7 +7,7 @@ struct ShellState: Sendable {
     /// Scratch space for the state machine's actions, reused so a frame allocates nothing.
     var actions: [ConnectionAction] = []
     /// Frames queued for the I/O thread, which swaps the whole buffer out to write it.
-    var outbound = WireBuffer(capacity: 1 << 16)
+    var outbound = OutboundQueue(capacity: 1 << 16)
     /// True while the I/O thread has been signalled and has not yet taken `outbound`.
     var wakeupPending = false
     /// Publishers wait once this many bytes are queued and unwritten.
@@ -96,10 +96,12 @@ struct ShellState: Sendable {
     private mutating func apply(_ action: ConnectionAction, core: ConnectionCore, effects: inout [Effect]) {
         switch action {
         case .sendProtocolHeader:
-            outbound.writeBytes(AMQPFrame.protocolHeader)
+            outbound.withBuffer { $0.writeBytes(AMQPFrame.protocolHeader) }
         case .sendMethod(let channel, let method):
             do {
-                try AMQPFrameEncoder.encodeMethod(method, channel: channel, into: &outbound)
+                try outbound.withBuffer { (buffer) throws(AMQPCodecError) in
+                    try AMQPFrameEncoder.encodeMethod(method, channel: channel, into: &buffer)
+                }
             } catch {
                 // Every method reaching here was validated when the application passed its values.
                 machine.fail(
@@ -107,7 +109,7 @@ struct ShellState: Sendable {
                     into: &actions)
             }
         case .sendHeartbeat:
-            AMQPFrameEncoder.writeHeartbeat(into: &outbound)
+            outbound.withBuffer { AMQPFrameEncoder.writeHeartbeat(into: &$0) }
         case .handshakeCompleted(let tune, let serverProperties):
             self.tune = tune
             self.serverProperties = serverProperties

@@ -56,8 +56,20 @@ public enum AMQPFrameEncoder {
         channel: UInt16, properties: BasicProperties, body: some Collection<UInt8>, frameMax: UInt32,
         into buffer: inout WireBuffer
     ) throws(AMQPCodecError) {
+        try encodeContentFrames(
+            channel: channel, properties: properties, body: body, frameMax: frameMax, into: &buffer,
+            announcedBodySize: body.count)
+    }
+
+    /// Writes the header frame announcing `announcedBodySize`, then `body`'s frames (the body may be
+    /// empty when its frames are written elsewhere, as the outbound queue does for large bodies).
+    @inlinable
+    static func encodeContentFrames(
+        channel: UInt16, properties: BasicProperties, body: some Collection<UInt8>, frameMax: UInt32,
+        into buffer: inout WireBuffer, announcedBodySize: Int
+    ) throws(AMQPCodecError) {
         let bodySize = body.count
-        let header = ContentHeader(bodySize: UInt64(bodySize), properties: properties)
+        let header = ContentHeader(bodySize: UInt64(announcedBodySize), properties: properties)
         let headerStart = buffer.writerIndex
         try framed(AMQPFrame.FrameType.header, channel: channel, into: &buffer) { (b) throws(AMQPCodecError) in
             try header.encode(into: &b)

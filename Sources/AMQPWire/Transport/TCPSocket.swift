@@ -136,6 +136,42 @@ final class TCPSocket {
         }
     }
 
+    /// Sends several pieces in one call (gathering writes). Returns how many bytes went out.
+    func send(_ pieces: ArraySlice<OutboundQueue.Piece>) -> IOResult {
+        var vectors: [iovec] = []
+        vectors.reserveCapacity(pieces.count)
+        return gather(pieces, &vectors)
+    }
+
+    /// Collects each piece's address inside its own `withUnsafeBytes`, so every pointer is valid
+    /// for the one `sendmsg` at the bottom of the recursion (at most a few dozen pieces deep).
+    private func gather(_ rest: ArraySlice<OutboundQueue.Piece>, _ vectors: inout [iovec]) -> IOResult {
+        guard let piece = rest.first else {
+            return vectors.withUnsafeMutableBufferPointer { iov in
+                var message = msghdr()
+                message.msg_iov = iov.baseAddress
+                message.msg_iovlen = iov.count
+                while true {
+                    let n = sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
+                    if n >= 0 { return .bytes(n) }
+                    switch errno {
+                    case EINTR: continue
+                    case EAGAIN, EWOULDBLOCK: return .wouldBlock
+                    default: return .failed(errno: errno)
+                    }
+                }
+            }
+        }
+        return piece.bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress, !piece.range.isEmpty else { return gather(rest.dropFirst(), &vectors) }
+            vectors.append(
+                iovec(
+                    iov_base: UnsafeMutableRawPointer(mutating: base + piece.range.lowerBound),
+                    iov_len: piece.range.count))
+            return gather(rest.dropFirst(), &vectors)
+        }
+    }
+
     /// Stops both directions so a blocked peer sees the end at once; the descriptor stays open.
     func shutdown() {
         guard fd >= 0 else { return }
