@@ -209,7 +209,6 @@ final class IOLoop: @unchecked Sendable {
         } catch {
             decodeError = error
         }
-        inbound.discardReadBytes()
         let now = lastRead
         let tune = batch { s -> TuneParameters? in
             s.machine.bytesRead(now: now)
@@ -219,7 +218,9 @@ final class IOLoop: @unchecked Sendable {
             // Not `s.tune`: the shell sets that when it applies the actions, after this body.
             return s.machine.isOpen ? s.machine.tuneParameters : nil
         }
+        // Body frames are views into `inbound`: drop them before compacting it, or it is copied.
         frames.removeAll(keepingCapacity: true)
+        inbound.discardReadBytes()
         if let tune, handshakeDeadline != nil {
             decoder.maxFrameSize = tune.frameMax
             handshakeDeadline = nil

@@ -3,8 +3,9 @@ public enum AMQPFrame: Sendable, Hashable {
     case method(channel: UInt16, AMQPMethod)
     /// The content header after a method that carries content.
     case header(channel: UInt16, ContentHeader)
-    /// A slice of a message body; bodies longer than a frame span several.
-    case body(channel: UInt16, [UInt8])
+    /// A slice of a message body; bodies longer than a frame span several. A decoded body frame
+    /// is a view into the decoder's buffer (no copy): copy it out before the buffer changes.
+    case body(channel: UInt16, ArraySlice<UInt8>)
     case heartbeat
 
     public var channel: UInt16 {

@@ -69,7 +69,7 @@ public struct AMQPFrameDecoder: Sendable {
             try reader.expectEnd("content header")
             return .header(channel: channel, header)
         case AMQPFrame.FrameType.body:
-            return .body(channel: channel, Array(storage[range]))
+            return .body(channel: channel, storage[range])
         default:
             guard channel == 0 else {
                 throw AMQPCodecError(.invalidValue, "a heartbeat frame on channel \(channel); heartbeats use channel 0")

@@ -10,7 +10,7 @@ public enum AMQPFrameEncoder {
                 try header.encode(into: &b)
             }
         case .body(let channel, let bytes):
-            writeBodyFrame(channel: channel, bytes[...], into: &buffer)
+            writeBodyFrame(channel: channel, bytes, into: &buffer)
         case .heartbeat:
             writeHeartbeat(into: &buffer)
         }

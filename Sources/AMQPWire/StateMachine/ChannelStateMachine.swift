@@ -191,7 +191,9 @@ struct ChannelStateMachine: Sendable {
         return .keep
     }
 
-    mutating func receive(body: [UInt8], into actions: inout [ConnectionAction]) throws(AMQPError) -> Disposition {
+    mutating func receive(body: ArraySlice<UInt8>, into actions: inout [ConnectionAction]) throws(AMQPError)
+        -> Disposition
+    {
         guard state == .open else { return .keep }
         let outcome: ContentAssembler.Outcome
         do { outcome = try assembler.body(body) } catch { throw violation(error.message, code: 505) }

@@ -64,7 +64,8 @@ struct ContentAssembler: Sendable {
         return .incomplete
     }
 
-    mutating func body(_ bytes: [UInt8]) throws(AMQPCodecError) -> Outcome {
+    /// Takes a body frame's bytes (copied: the slice may be a view into the reader's buffer).
+    mutating func body(_ bytes: ArraySlice<UInt8>) throws(AMQPCodecError) -> Outcome {
         guard case .awaitingBody(let method, let properties, var body, let size) = state else {
             throw AMQPCodecError(.invalidValue, "a body frame arrived without a content header")
         }
@@ -74,8 +75,8 @@ struct ContentAssembler: Sendable {
                 .invalidValue, "body frames carry \(body.count + bytes.count) bytes; the header announced \(size)")
         }
         if body.isEmpty && bytes.count == size {
-            // The common case: the whole body in one frame, kept without a copy.
-            return .complete(Message(method: method, properties: properties, body: bytes))
+            // The common case: the whole body in one frame, copied once.
+            return .complete(Message(method: method, properties: properties, body: Array(bytes)))
         }
         if body.isEmpty { body.reserveCapacity(min(size, 16 << 20)) }
         body.append(contentsOf: bytes)

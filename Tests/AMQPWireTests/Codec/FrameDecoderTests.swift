@@ -12,7 +12,7 @@ import Testing
             .body(channel: 1, [0x61, 0x62, 0x63]),
             .heartbeat,
             .body(channel: 65535, []),
-            .body(channel: 2, patternedBody(count: Int(Self.maxFrameSize) - 8)),
+            .body(channel: 2, patternedBody(count: Int(Self.maxFrameSize) - 8)[...]),
         ]
         try FrameDecoderVerifier.verify(
             frames.map { (try $0.encodedBytes(), [$0]) } + [(try frames.encodedBytes(), frames)],
@@ -25,7 +25,7 @@ import Testing
     }
 
     @Test func frameOfExactlyMaxFrameSizeIsAccepted() throws {
-        let frame = AMQPFrame.body(channel: 1, patternedBody(count: Int(Self.maxFrameSize) - 8))
+        let frame = AMQPFrame.body(channel: 1, patternedBody(count: Int(Self.maxFrameSize) - 8)[...])
         var buffer = WireBuffer(bytes: try frame.encodedBytes())
         #expect(buffer.readableBytes == Int(Self.maxFrameSize))
         #expect(try AMQPFrameDecoder(maxFrameSize: Self.maxFrameSize).decodeFrame(from: &buffer) == frame)

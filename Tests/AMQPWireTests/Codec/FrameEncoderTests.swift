@@ -97,7 +97,7 @@ import Testing
             Self.publish, channel: 1, properties: BasicProperties(), body: slice, frameMax: 4096, into: &buffer)
         let body = try Self.decodeAll(buffer, frameMax: 4096).dropFirst(2).flatMap { frame -> [UInt8] in
             guard case .body(_, let bytes) = frame else { return [] }
-            return bytes
+            return Array(bytes)
         }
         #expect(body[...] == slice)
     }

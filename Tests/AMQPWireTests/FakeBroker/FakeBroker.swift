@@ -157,7 +157,7 @@ final class FakeBroker: @unchecked Sendable {
                         "expected body frames of \(method.id) (\(received) of \(header.bodySize) bytes so far), got \(next)"
                     )
                 }
-                content.bodyFrames.append(bytes)
+                content.bodyFrames.append(Array(bytes))
                 received += UInt64(bytes.count)
             }
             guard received == header.bodySize else {

@@ -29,7 +29,7 @@ struct PublishTests {
                     .method(
                         channel: 1, .basic(.publish(.init(exchange: "orders", routingKey: "created", mandatory: true)))),
                     .header(channel: 1, ContentHeader(bodySize: UInt64(body.count), properties: properties)),
-                    .body(channel: 1, body),
+                    .body(channel: 1, body[...]),
                 ])
             try await fence(channel, broker)
         }

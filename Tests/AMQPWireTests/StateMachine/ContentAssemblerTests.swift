@@ -35,7 +35,7 @@ import Testing
         var offset = 0
         while offset < body.count {
             let end = min(offset + chunk, body.count)
-            outcomes.append(try assembler.body(Array(body[offset..<end])))
+            outcomes.append(try assembler.body(body[offset..<end]))
             offset = end
         }
         #expect(outcomes.dropLast().allSatisfy { $0 == .incomplete })
@@ -74,7 +74,7 @@ import Testing
         var assembler = ContentAssembler(maxMessageSize: 10)
         try assembler.start(Self.deliver)
         #expect(try assembler.header(messageHeader(bodySize: 10)) == .incomplete)
-        #expect(try assembler.body(Array(repeating: 1, count: 10)) != .incomplete)
+        #expect(try assembler.body(Array(repeating: 1, count: 10)[...]) != .incomplete)
     }
 
     @Test func hugeDeclaredSizeIsTooLargeWithoutAllocating() throws {

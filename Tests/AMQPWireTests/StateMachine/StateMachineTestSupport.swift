@@ -171,7 +171,7 @@ struct ChannelDriver {
 
     mutating func receive(body: [UInt8]) throws(AMQPError) -> ([ConnectionAction], ChannelStateMachine.Disposition) {
         var actions: [ConnectionAction] = []
-        let disposition = try machine.receive(body: body, into: &actions)
+        let disposition = try machine.receive(body: body[...], into: &actions)
         return (actions, disposition)
     }
 

@@ -39,7 +39,7 @@ enum FuzzSeedCorpus {
             .header(channel: 1, ContentHeader(bodySize: UInt64(body.count), properties: properties)), into: &buffer)
         for start in stride(from: 0, to: body.count, by: 16) {
             try AMQPFrameEncoder.encode(
-                .body(channel: 1, Array(body[start..<min(start + 16, body.count)])), into: &buffer)
+                .body(channel: 1, body[start..<min(start + 16, body.count)]), into: &buffer)
         }
         return buffer.readableBytesArray
     }
