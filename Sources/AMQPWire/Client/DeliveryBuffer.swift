@@ -99,8 +99,6 @@ final class DeliveryBuffer: Sendable {
     }
 
     var bufferedCount: Int { state.withLock { $0.items.count } }
-    /// Measured with amqp-bench: 16 yields gave about 5% more consume throughput, at no extra CPU.
-    static let spinsBeforeSleeping = 16
     var hasWaiter: Bool { state.withLock { $0.waiter != nil } }
 
     static let secondIterator = AMQPError(
@@ -134,12 +132,6 @@ final class DeliveryBuffer: Sendable {
             return nil
         case .wait:
             break
-        }
-        // Empty: the next burst from the broker is often microseconds away. Yielding a few times
-        // first lets it land without this task's thread going to sleep and being woken again.
-        for _ in 0..<Self.spinsBeforeSleeping {
-            await Task.yield()
-            if let item = state.withLock({ s in s.items.removeFirst() }) { return item }
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<AMQPDelivery?, any Error>) in
