@@ -97,13 +97,16 @@ struct ConnectionIntegrationTests {
         #expect(error.message.contains(String(a.port)) && error.message.contains(String(b.port)))
     }
 
-    @Test func closeConnectionByRabbitmqctlFailsWaitersWithTheReason() async throws {
+    @Test func closeConnectionByRabbitmqctlWithoutRecoveryFailsWaitersWithTheReason() async throws {
         let name = Broker.unique("closed-by-ctl")
-        let connection = try await Broker.connect { $0.connectionName = name }
+        let connection = try await Broker.connect {
+            $0.connectionName = name
+            $0.recovery.isEnabled = false
+        }
         let channel = try await connection.openChannel()
         let queue = try await channel.declareQueue(exclusive: true).name
         let consumer = try await channel.consume(queue: queue)
-        let pid = try await waitForConnectionPID(named: name)
+        let pid = try await Self.waitForConnectionPID(named: name)
         try Broker.ctl("close_connection", pid, "closed by the test")
         var iterator = consumer.makeAsyncIterator()
         let error = try await #require(throws: AMQPError.self) { _ = try await iterator.next() }
@@ -152,7 +155,7 @@ struct ConnectionIntegrationTests {
         #expect(reopen.code == .connectionClosed)
     }
 
-    private func waitForConnectionPID(named name: String) async throws -> String {
+    static func waitForConnectionPID(named name: String) async throws -> String {
         for _ in 0..<50 {
             let output = try Broker.ctl("list_connections", "pid", "client_properties", "--no-table-headers", "--quiet")
             for line in output.split(separator: "\n") where line.contains(name) {

@@ -11,6 +11,7 @@ struct IsolatedHeartbeatIntegrationTests {
         let connection = try await Broker.connect {
             $0.endpoints = [.init(host: "127.0.0.1", port: proxy.port)]
             $0.heartbeat = 1
+            $0.recovery.isEnabled = false  // detection only; recovery has tests of its own
         }
         let channel = try await connection.openChannel()
         proxy.setMode(.frozen)

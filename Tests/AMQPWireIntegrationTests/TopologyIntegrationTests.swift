@@ -81,7 +81,8 @@ struct TopologyIntegrationTests {
         #expect(error.replyText?.contains("NOT_FOUND") == true)
         #expect(!channel.isOpen)
         let after = try #require(throws: AMQPError.self) { try channel.ack(deliveryTag: 1) }
-        #expect(after.code == .staleDeliveryTag || after.code == .channelClosed)
+        // Refused, with why the channel is gone.
+        #expect(after.code == .channelClosedByBroker && after.replyCode == .notFound)
         // The connection is unaffected.
         let other = try await connection.openChannel()
         try await other.declareQueue(exclusive: true)

@@ -33,10 +33,9 @@ extension AMQPChannel {
         guard (1...Int(UInt16.max)).contains(bufferCapacity) else {
             throw AMQPError(.invalidArgument, "bufferCapacity must be from 1 to 65535, not \(bufferCapacity)")
         }
-        let id = self.id
         var capacity = bufferCapacity
         if !noAck {
-            let prefetch = core.state.withLock { s in s.channels[id]?.prefetchCount ?? 0 }
+            let prefetch = self.prefetch
             if prefetch == 0 {
                 try await setPrefetch(count: UInt16(bufferCapacity))
             } else {
@@ -44,27 +43,39 @@ extension AMQPChannel {
                 capacity = max(bufferCapacity, Int(prefetch))
             }
         }
-        let core = self.core
-        let buffer = DeliveryBuffer(capacity: capacity, pausesReads: noAck) { core.resumeReading() }
-        let reply = try await call(
+        // The buffer outlives recoveries: it wakes whichever connection is current.
+        let buffer = DeliveryBuffer(capacity: capacity, pausesReads: noAck) { [weak supervisor] in
+            supervisor?.core?.resumeReading()
+        }
+        let handle = try await currentHandle()
+        let reply = try await handle.core.request(
+            handle,
             .basic(
                 .consume(
                     .init(
                         queue: queue, consumerTag: tag, noLocal: noLocal, noAck: noAck, exclusive: exclusive,
                         arguments: arguments)))
         ) { s, request in
-            s.pendingConsumers[request] = .init(channel: id, buffer: buffer, noAck: noAck)
+            s.pendingConsumers[request] = .init(channel: handle.id, buffer: buffer, noAck: noAck)
         }
-        guard case .basic(.consumeOk(let ok)) = reply else { throw unexpected(reply) }
+        guard case .method(.basic(.consumeOk(let ok))) = reply else {
+            throw AMQPError(.protocolError, "basic.consume was not answered with consume-ok", channel: handle.id)
+        }
+        record.addConsumer(
+            .init(
+                recorded: RecordedConsumer(
+                    queue: queue, tag: ok.consumerTag, noAck: noAck, exclusive: exclusive, arguments: arguments),
+                buffer: buffer))
         return AMQPConsumer(channel: self, tag: ok.consumerTag, buffer: buffer, noAck: noAck)
     }
 
     /// Fetches one message from `queue` (`basic.get`), or nil when it is empty. Prefer a
     /// consumer for a stream of messages: each get is a round trip.
     public func get(queue: String, noAck: Bool = false) async throws -> AMQPDelivery? {
-        let id = self.id
-        let reply = try await core.request(handle, .basic(.get(.init(queue: queue, noAck: noAck)))) { s, request in
-            s.pendingGets[request] = (id, noAck)
+        let handle = try await currentHandle()
+        let reply = try await handle.core.request(handle, .basic(.get(.init(queue: queue, noAck: noAck)))) {
+            s, request in
+            s.pendingGets[request] = (handle.id, noAck)
         }
         switch reply {
         case .method:
@@ -72,24 +83,39 @@ extension AMQPChannel {
         case .message(let message):
             guard case .getOk(let ok) = message.method else { return nil }
             return AMQPDelivery(
-                consumerTag: "", deliveryTag: ok.deliveryTag, redelivered: ok.redelivered, exchange: ok.exchange,
-                routingKey: ok.routingKey, properties: message.properties, body: message.body,
+                consumerTag: "", deliveryTag: ok.deliveryTag + handle.tagOffset, redelivered: ok.redelivered,
+                exchange: ok.exchange, routingKey: ok.routingKey, properties: message.properties, body: message.body,
                 messageCount: ok.messageCount, channel: noAck ? nil : handle)
         }
     }
 
-    /// Acknowledges delivery `deliveryTag` (and every earlier one with `multiple`).
+    /// Acknowledges delivery `deliveryTag` (and every earlier one with `multiple`). A tag from
+    /// before a recovery is refused with `staleDeliveryTag` (never sent: it would name another
+    /// message). Prefer ``AMQPDelivery/ack(multiple:)``.
     public func ack(deliveryTag: UInt64, multiple: Bool = false) throws(AMQPError) {
-        try handle.ack(deliveryTag: deliveryTag, multiple: multiple)
+        try openHandle().ack(deliveryTag: deliveryTag, multiple: multiple)
     }
 
     /// Rejects delivery `deliveryTag` (and every earlier one with `multiple`), requeueing it or not.
     public func nack(deliveryTag: UInt64, multiple: Bool = false, requeue: Bool = true) throws(AMQPError) {
-        try handle.nack(deliveryTag: deliveryTag, multiple: multiple, requeue: requeue)
+        try openHandle().nack(deliveryTag: deliveryTag, multiple: multiple, requeue: requeue)
     }
 
     /// Rejects one delivery, requeueing it or not.
     public func reject(deliveryTag: UInt64, requeue: Bool = true) throws(AMQPError) {
-        try handle.reject(deliveryTag: deliveryTag, requeue: requeue)
+        try openHandle().reject(deliveryTag: deliveryTag, requeue: requeue)
+    }
+
+    /// The handle now, for calls that never wait (acknowledgements).
+    private func openHandle() throws(AMQPError) -> ChannelHandle {
+        switch record.current {
+        case .open(let handle): return handle
+        case .closed(let error): throw error
+        case .suspended:
+            throw AMQPError(
+                .staleDeliveryTag,
+                "the connection is recovering: deliveries from before it are requeued by the broker and cannot be acknowledged"
+            )
+        }
     }
 }

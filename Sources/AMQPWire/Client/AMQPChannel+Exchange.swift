@@ -23,11 +23,19 @@ extension AMQPChannel {
                     .init(
                         exchange: name, type: type.rawValue, passive: passive, durable: durable,
                         autoDelete: autoDelete, internal: `internal`, arguments: arguments))))
+        guard !passive, !name.isEmpty else { return }
+        supervisor.recordTopology {
+            $0.declared(
+                RecordedExchange(
+                    name: name, type: type.rawValue, durable: durable, autoDelete: autoDelete, internal: `internal`,
+                    arguments: arguments))
+        }
     }
 
     /// Deletes an exchange; with `ifUnused`, only when nothing is bound to it.
     public func deleteExchange(_ name: String, ifUnused: Bool = false) async throws {
         try await call(.exchange(.delete(.init(exchange: name, ifUnused: ifUnused))))
+        supervisor.recordTopology { $0.deletedExchange(name) }
     }
 
     /// Binds exchange `destination` to `source` (RabbitMQ's exchange-to-exchange bindings).
@@ -37,6 +45,12 @@ extension AMQPChannel {
         try await call(
             .exchange(
                 .bind(.init(destination: destination, source: source, routingKey: routingKey, arguments: arguments))))
+        supervisor.recordTopology {
+            $0.bound(
+                RecordedBinding(
+                    kind: .exchange, destination: destination, source: source, routingKey: routingKey,
+                    arguments: arguments))
+        }
     }
 
     public func unbindExchange(
@@ -45,5 +59,11 @@ extension AMQPChannel {
         try await call(
             .exchange(
                 .unbind(.init(destination: destination, source: source, routingKey: routingKey, arguments: arguments))))
+        supervisor.recordTopology {
+            $0.unbound(
+                RecordedBinding(
+                    kind: .exchange, destination: destination, source: source, routingKey: routingKey,
+                    arguments: arguments))
+        }
     }
 }

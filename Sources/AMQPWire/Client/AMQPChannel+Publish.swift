@@ -16,10 +16,13 @@ extension AMQPChannel {
         mandatory: Bool = false, properties: BasicProperties = BasicProperties()
     ) async throws -> PublishConfirmation {
         let method = AMQPMethod.basic(.publish(.init(exchange: exchange, routingKey: routingKey, mandatory: mandatory)))
-        let (id, handle, core) = (self.id, self.handle, self.core)
+        var handle: ChannelHandle
+        if let open = record.openHandle { handle = open } else { handle = try await currentHandle() }
         while true {
+            let (id, core) = (handle.id, handle.core)
+            let current = handle
             let attempt = core.state.withLock { s -> PublishAttempt in
-                switch s.publishPermission(handle) {
+                switch s.publishPermission(current) {
                 case .denied(let error): return .failed(error)
                 case .wait: return .wait
                 case .granted: break
@@ -46,9 +49,12 @@ extension AMQPChannel {
                 if wake { core.wakeup.signal() }
                 return confirmation
             case .failed(let error):
-                throw error
+                // The connection failed before this publish was written, and is being recovered:
+                // publish on the new connection (nothing was sent, so nothing is duplicated).
+                guard case .suspended = record.current else { throw error }
+                handle = try await currentHandle()
             case .wait:
-                try await core.waitForPermission { s in s.publishPermission(handle) }
+                try await core.waitForPermission { s in s.publishPermission(current) }
             }
         }
     }
@@ -65,35 +71,33 @@ extension AMQPChannel {
 
     /// Puts the channel in confirm mode: the broker acks or nacks every publish from now on.
     /// At most `window` publishes may be unconfirmed at once; `publish` waits beyond that.
+    /// Restored after recovery (sequence numbers restart at 1 there).
     public func enablePublisherConfirms(window: Int = 1000) async throws {
         guard window > 0 else { throw AMQPError(.invalidArgument, "the confirm window must be at least 1") }
-        let id = self.id
-        try await call(.confirm(.select(.init()))) { s, _ in
+        let handle = try await currentHandle()
+        _ = try await handle.core.request(handle, .confirm(.select(.init()))) { s, _ in
             // Publishes written after select are numbered from 1: start counting with the frame.
-            if s.channels[id]?.confirms == nil { s.channels[id]?.confirms = ConfirmTracker() }
-            s.channels[id]?.confirmWindow = window
+            if s.channels[handle.id]?.confirms == nil { s.channels[handle.id]?.confirms = ConfirmTracker() }
+            s.channels[handle.id]?.confirmWindow = window
         }
+        record.updateSettings { $0.confirmWindow = window }
     }
 
     /// A new subscription to messages the broker returns as unroutable (`mandatory` publishes).
     /// It holds up to 256 messages, dropping the oldest when the reader falls behind, and ends
-    /// when the channel closes. Only messages returned after subscribing are seen.
+    /// when the channel closes for good (it survives recovery). Only messages returned after
+    /// subscribing are seen.
     public func returnedMessages() -> BroadcastSubscription<AMQPReturnedMessage> {
-        let broadcast = core.state.withLock { s in
-            s.channels[id].flatMap { $0.incarnation == handle.incarnation ? $0.returns : nil }
-        }
-        return BroadcastSubscription(broadcast ?? Self.finishedReturns)
+        BroadcastSubscription(record.returns)
     }
 
-    private static let finishedReturns: Broadcast<AMQPReturnedMessage> = {
-        let b = Broadcast<AMQPReturnedMessage>(capacity: 1)
-        b.finish()
-        return b
-    }()
-
     /// Starts a transaction mode on the channel (`tx.select`): publishes and acks take effect on
-    /// ``commitTransaction()``.
-    public func enableTransactions() async throws { try await call(.tx(.select(.init()))) }
+    /// ``commitTransaction()``. Restored after recovery (an open transaction is lost with its
+    /// connection).
+    public func enableTransactions() async throws {
+        try await call(.tx(.select(.init())))
+        record.updateSettings { $0.transactional = true }
+    }
     public func commitTransaction() async throws { try await call(.tx(.commit(.init()))) }
     public func rollbackTransaction() async throws { try await call(.tx(.rollback(.init()))) }
 }

@@ -23,6 +23,14 @@ extension AMQPChannel {
                         queue: name, passive: passive, durable: durable, exclusive: exclusive, autoDelete: autoDelete,
                         arguments: arguments))))
         guard case .queue(.declareOk(let ok)) = reply else { throw unexpected(reply) }
+        if !passive {
+            supervisor.recordTopology {
+                $0.declared(
+                    RecordedQueue(
+                        name: ok.queue, durable: durable, exclusive: exclusive, autoDelete: autoDelete,
+                        arguments: arguments, isServerNamed: name.isEmpty))
+            }
+        }
         return QueueDeclareResult(name: ok.queue, messageCount: ok.messageCount, consumerCount: ok.consumerCount)
     }
 
@@ -31,6 +39,11 @@ extension AMQPChannel {
     {
         try await call(
             .queue(.bind(.init(queue: queue, exchange: exchange, routingKey: routingKey, arguments: arguments))))
+        supervisor.recordTopology {
+            $0.bound(
+                RecordedBinding(
+                    kind: .queue, destination: queue, source: exchange, routingKey: routingKey, arguments: arguments))
+        }
     }
 
     public func unbindQueue(
@@ -38,6 +51,11 @@ extension AMQPChannel {
     ) async throws {
         try await call(
             .queue(.unbind(.init(queue: queue, exchange: exchange, routingKey: routingKey, arguments: arguments))))
+        supervisor.recordTopology {
+            $0.unbound(
+                RecordedBinding(
+                    kind: .queue, destination: queue, source: exchange, routingKey: routingKey, arguments: arguments))
+        }
     }
 
     /// Removes every ready message from the queue; returns how many.
@@ -54,6 +72,7 @@ extension AMQPChannel {
     public func deleteQueue(_ queue: String, ifUnused: Bool = false, ifEmpty: Bool = false) async throws -> UInt32 {
         let reply = try await call(.queue(.delete(.init(queue: queue, ifUnused: ifUnused, ifEmpty: ifEmpty))))
         guard case .queue(.deleteOk(let ok)) = reply else { throw unexpected(reply) }
+        supervisor.recordTopology { $0.deletedQueue(queue) }
         return ok.messageCount
     }
 

@@ -4,24 +4,42 @@
 /// group). When the broker closes a channel (404 for a missing queue, 406 for a bad ack, ...),
 /// the calls waiting on it fail with an ``AMQPError`` carrying the broker's reply, its
 /// consumers end with that error, and the connection stays up: open another channel.
+///
+/// A channel survives connection recovery: it is reopened on the new connection (its ``id`` may
+/// change) with its prefetch, confirm mode and consumers; calls made meanwhile wait for it.
 public final class AMQPChannel: Sendable {
     /// The connection this channel lives on.
     public let connection: AMQPConnection
-    let handle: ChannelHandle
+    let record: ChannelRecord
 
-    init(connection: AMQPConnection, handle: ChannelHandle) {
+    init(connection: AMQPConnection, record: ChannelRecord) {
         self.connection = connection
-        self.handle = handle
+        self.record = record
     }
 
-    /// The channel number on the connection.
-    public var id: UInt16 { handle.id }
-    var core: ConnectionCore { handle.core }
+    /// The channel number on the connection (it may change when the connection recovers; 0
+    /// while it is recovering or after it closed).
+    public var id: UInt16 { record.openHandle?.id ?? 0 }
+    var supervisor: ConnectionSupervisor { connection.supervisor }
 
-    /// Whether the channel is open.
+    /// The channel on the current connection: waits while the connection recovers, throws once
+    /// the channel is closed for good.
+    func currentHandle() async throws -> ChannelHandle {
+        while true {
+            switch record.current {
+            case .open(let handle): return handle
+            case .closed(let error): throw error
+            case .suspended: try await supervisor.waitForRecovery()
+            }
+        }
+    }
+
+    /// Whether the channel is open (not closing, not closed, not waiting for recovery).
     public var isOpen: Bool {
-        core.state.withLock { s in
-            s.channels[id]?.incarnation == handle.incarnation && s.machine.channel(id)?.isOpen == true
+        guard let handle = record.openHandle else { return false }
+        return handle.core.state.withLock { s in
+            guard let channel = s.channels[handle.id], channel.incarnation == handle.incarnation else { return false }
+            return !channel.closing && s.machine.isOpen
         }
     }
 
@@ -30,9 +48,12 @@ public final class AMQPChannel: Sendable {
     func call(_ method: AMQPMethod, prepare: ((inout ShellState, RequestID) -> Void)? = nil) async throws
         -> AMQPMethod
     {
-        let reply = try await core.request(handle, method, prepare: prepare)
+        let handle = try await currentHandle()
+        let reply = try await handle.core.request(handle, method) { s, request in
+            prepare?(&s, request)
+        }
         guard case .method(let answer) = reply else {
-            throw AMQPError(.protocolError, "\(method.id) was answered with content", channel: id)
+            throw AMQPError(.protocolError, "\(method.id) was answered with content", channel: handle.id)
         }
         return answer
     }
@@ -41,35 +62,39 @@ public final class AMQPChannel: Sendable {
     /// error), and publishes still unconfirmed fail with `confirmOutcomeUnknown`.
     /// Closing a closed channel does nothing.
     public func close() async throws {
-        let request = core.nextRequestID()
-        let incarnation = handle.incarnation
-        let id = self.id
-        _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ChannelReply, any Error>) in
-            core.update { s, effects in
-                guard s.channels[id]?.incarnation == incarnation, s.machine.channel(id) != nil else {
-                    effects.append(.resumeReply(continuation, .success(.method(.channel(.closeOk(.init()))))))
-                    return
-                }
-                s.replyWaiters[request] = continuation
-                try? s.machine.withChannel(id, into: &s.actions) { (ch, actions) throws(AMQPError) in
-                    ch.close(request: request, into: &actions)
-                }
-            }
+        switch record.current {
+        case .closed:
+            return
+        case .suspended:
+            // Nothing to tell a broker we are not connected to: just do not recover it.
+            record.markClosed(nil)
+            supervisor.forget(record)
+            record.finish(nil)
+        case .open(let handle):
+            try await handle.core.closeChannel(handle)
         }
     }
 
     /// Limits how many unacknowledged messages the broker sends: `prefetchCount` messages (0 is
     /// no limit) per consumer started after this call, or for the whole channel with `global`
-    /// (RabbitMQ's per_consumer_qos semantics).
+    /// (RabbitMQ's per_consumer_qos semantics). Restored after recovery.
     public func setPrefetch(count prefetchCount: UInt16, size prefetchSize: UInt32 = 0, global: Bool = false)
         async throws
     {
-        let id = self.id
-        try await call(.basic(.qos(.init(prefetchSize: prefetchSize, prefetchCount: prefetchCount, global: global)))) {
-            s, _ in
-            s.channels[id]?.prefetchCount = prefetchCount
-            s.channels[id]?.prefetchGlobal = global
+        let handle = try await currentHandle()
+        _ = try await handle.core.request(
+            handle, .basic(.qos(.init(prefetchSize: prefetchSize, prefetchCount: prefetchCount, global: global)))
+        ) { s, _ in
+            s.channels[handle.id]?.prefetchCount = prefetchCount
+            s.channels[handle.id]?.prefetchGlobal = global
         }
+        record.updateSettings { $0.prefetch[global] = prefetchCount }
+    }
+
+    /// The channel's prefetch as last set, for a new consumer's buffer (0: none).
+    var prefetch: UInt16 {
+        let settings = record.settings
+        return settings.prefetch[false] ?? settings.prefetch[true] ?? 0
     }
 
     /// Asks the broker to redeliver this channel's unacknowledged messages (`basic.recover`);
@@ -81,5 +106,8 @@ public final class AMQPChannel: Sendable {
     /// Whether the broker has paused publishing on this channel with `channel.flow`. (The client
     /// does not offer to send channel.flow itself: RabbitMQ answers a request to pause by closing
     /// the connection with 540 NOT_IMPLEMENTED.)
-    public var isFlowActive: Bool { core.state.withLock { $0.channels[id]?.flowActive ?? true } }
+    public var isFlowActive: Bool {
+        guard let handle = record.openHandle else { return true }
+        return handle.core.state.withLock { $0.channels[handle.id]?.flowActive ?? true }
+    }
 }

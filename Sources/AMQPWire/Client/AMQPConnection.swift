@@ -12,18 +12,25 @@
 /// I/O thread; requests such as `declareQueue` wait for the broker's reply without holding any
 /// lock. Release the connection without ``close()`` and its socket is dropped.
 public final class AMQPConnection: Sendable {
-    let core: ConnectionCore
+    let supervisor: ConnectionSupervisor
 
-    private init(core: ConnectionCore) { self.core = core }
+    private init(supervisor: ConnectionSupervisor) { self.supervisor = supervisor }
 
     deinit {
-        core.abort(AMQPError(.connectionClosed, "the AMQPConnection was released without close()"))
+        supervisor.close()?.abort(AMQPError(.connectionClosed, "the AMQPConnection was released without close()"))
+    }
+
+    /// The current connection's core (tests reach into it).
+    var core: ConnectionCore {
+        guard let core = supervisor.core else { preconditionFailure("a connected AMQPConnection always has a core") }
+        return core
     }
 
     /// Connects, trying the configured endpoints in order, and completes the AMQP handshake.
     ///
     /// Throws ``AMQPError`` with code `connectFailed`, `connectTimeout`, `authenticationFailed`,
-    /// `virtualHostAccessRefused` or `invalidConfiguration`.
+    /// `virtualHostAccessRefused` or `invalidConfiguration`. Once connected, a failure is
+    /// recovered as ``AMQPConnectionConfiguration/recovery`` says.
     public static func connect(_ configuration: AMQPConnectionConfiguration) async throws -> AMQPConnection {
         try await connect(configuration, socket: nil)
     }
@@ -34,26 +41,10 @@ public final class AMQPConnection: Sendable {
         -> AMQPConnection
     {
         try configuration.validate()
-        let core = try ConnectionCore(
-            configuration: configuration, clientProperties: ClientProperties.make(for: configuration))
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                // Cancelled already (onCancel ran first and closed the core): fail at once.
-                let closed = core.state.withLock { s -> AMQPError? in
-                    if let error = s.closedError { return error }
-                    s.connectWaiter = continuation
-                    return nil
-                }
-                if let closed {
-                    continuation.resume(throwing: closed)
-                    return
-                }
-                IOLoop.start(core: core, socket: socket)
-            }
-        } onCancel: {
-            core.abort(AMQPError(.cancelled, "connecting was cancelled"))
-        }
-        return AMQPConnection(core: core)
+        let supervisor = ConnectionSupervisor(configuration: configuration)
+        _ = try await supervisor.connectCore(socket: socket)
+        supervisor.opened()
+        return AMQPConnection(supervisor: supervisor)
     }
 
     /// Connects to the broker an AMQP URI names (see ``AMQPConnectionConfiguration/init(url:)``).
@@ -76,30 +67,21 @@ public final class AMQPConnection: Sendable {
         }
     }
 
-    /// Opens a channel on the lowest free id after the last one opened.
-    /// Throws `channelLimitReached` when every id up to the negotiated channel_max is open.
+    /// Opens a channel on the lowest free id after the last one opened. While the connection
+    /// recovers, waits until it is back. Throws `channelLimitReached` when every id up to the
+    /// negotiated channel_max is open.
     public func openChannel() async throws -> AMQPChannel {
-        let request = core.nextRequestID()
-        let incarnation = core.nextIncarnation()
-        var channelID: UInt16 = 0
-        let status = ChannelStatus()
-        _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ChannelReply, any Error>) in
-            core.update { s, effects in
-                if let closed = s.closedError {
-                    effects.append(.resumeReply(continuation, .failure(closed)))
-                    return
-                }
-                s.replyWaiters[request] = continuation
-                if let id = s.machine.openChannel(request: request, into: &s.actions) {
-                    s.channels[id] = ChannelShell(incarnation: incarnation, status: status)
-                    s.openingChannels[request] = id
-                    channelID = id
-                }
-            }
+        let core = try await supervisor.openCore()
+        let record = supervisor.newRecord()
+        do {
+            let handle = try await core.openChannel(record: record)
+            record.attach(handle)
+            return AMQPChannel(connection: self, record: record)
+        } catch {
+            record.markClosed(error as? AMQPError)
+            supervisor.forget(record)
+            throw error
         }
-        return AMQPChannel(
-            connection: self,
-            handle: ChannelHandle(core: core, id: channelID, incarnation: incarnation, status: status))
     }
 
     /// Opens a channel, runs `body`, and closes the channel however `body` ends.
@@ -116,11 +98,11 @@ public final class AMQPConnection: Sendable {
     }
 
     /// Closes every channel and the connection, waiting for the broker's close-ok (at most ten
-    /// seconds; then the socket is dropped). Closing a closed connection does nothing; cancelling
-    /// the waiting task drops the socket at once.
+    /// seconds; then the socket is dropped), and stops any recovery. Closing a closed connection
+    /// does nothing; cancelling the waiting task drops the socket at once.
     public func close() async throws {
+        guard let core = supervisor.close() else { return }
         let request = core.nextRequestID()
-        let core = self.core
         try await withTaskCancellationHandler {
             _ = try await withCheckedThrowingContinuation {
                 (continuation: CheckedContinuation<ChannelReply, any Error>) in
@@ -138,37 +120,53 @@ public final class AMQPConnection: Sendable {
     /// How long ``close()`` waits for the broker's close-ok.
     static let closeTimeout: Duration = .seconds(10)
 
-    /// Whether the connection is open (the handshake is done and it has not closed).
-    public var isOpen: Bool { core.state.withLock { $0.machine.isOpen } }
-
-    /// Why the connection closed, once it has; nil while open.
-    public var closeReason: AMQPError? { core.state.withLock { $0.closedError } }
-
-    /// The channel_max, frame_max and heartbeat both sides agreed on.
-    public var tuneParameters: TuneParameters? { core.state.withLock { $0.tune } }
-
-    /// The broker's `connection.start` properties (product, version, capabilities, ...).
-    public var serverProperties: FieldTable { core.state.withLock { $0.serverProperties } }
-
-    /// Whether the broker has blocked publishing (`connection.blocked`).
-    public var isBlocked: Bool { core.state.withLock { $0.machine.isBlocked } }
-
-    /// A new subscription to the connection's events (blocked, unblocked, closed). It buffers up
-    /// to 64 events, dropping the oldest when the reader falls behind, and ends when the
-    /// connection closes.
-    public func events() -> BroadcastSubscription<AMQPConnectionEvent> {
-        BroadcastSubscription(core.events)
+    /// Whether the connection is open: connected, and neither recovering nor closed.
+    public var isOpen: Bool {
+        guard case .open = supervisor.phase else { return false }
+        return supervisor.core?.state.withLock { $0.machine.isOpen } ?? false
     }
 
-    /// Replaces the connection's secret (for example an expiring OAuth 2 token) without reconnecting.
+    /// Whether the connection is recovering from a failure.
+    public var isRecovering: Bool {
+        if case .recovering = supervisor.phase { return true }
+        return false
+    }
+
+    /// Why the connection closed for good, once it has; nil while open or recovering.
+    public var closeReason: AMQPError? {
+        if case .closed(let reason) = supervisor.phase {
+            return reason ?? supervisor.core?.state.withLock { $0.closedError }
+        }
+        return nil
+    }
+
+    /// The channel_max, frame_max and heartbeat both sides agreed on.
+    public var tuneParameters: TuneParameters? { supervisor.core?.state.withLock { $0.tune } }
+
+    /// The broker's `connection.start` properties (product, version, capabilities, ...).
+    public var serverProperties: FieldTable { supervisor.core?.state.withLock { $0.serverProperties } ?? [:] }
+
+    /// Whether the broker has blocked publishing (`connection.blocked`).
+    public var isBlocked: Bool { supervisor.core?.state.withLock { $0.machine.isBlocked } ?? false }
+
+    /// A new subscription to the connection's events (blocked, unblocked, recovery, closed). It
+    /// buffers up to 64 events, dropping the oldest when the reader falls behind, and ends when
+    /// the connection closes for good.
+    public func events() -> BroadcastSubscription<AMQPConnectionEvent> {
+        BroadcastSubscription(supervisor.events)
+    }
+
+    /// Replaces the connection's secret (for example an expiring OAuth 2 token) without
+    /// reconnecting; recovery logs in with it from then on.
     public func updateSecret(_ newSecret: String, reason: String) async throws {
-        let request = core.nextRequestID()
         var scratch = WireBuffer()
         do throws(AMQPCodecError) {
             try scratch.writeShortString(reason, field: "update-secret reason")
         } catch {
             throw AMQPError.invalidArgument(error)
         }
+        let core = try await supervisor.openCore()
+        let request = core.nextRequestID()
         _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ChannelReply, any Error>) in
             core.update { s, _ in
                 s.replyWaiters[request] = continuation
@@ -176,6 +174,7 @@ public final class AMQPConnection: Sendable {
                     request: request, newSecret: Array(newSecret.utf8), reason: reason, into: &s.actions)
             }
         }
+        supervisor.secretUpdated(newSecret)
     }
 }
 

@@ -32,24 +32,37 @@ public final class AMQPConsumer: AsyncSequence, Sendable {
     /// can still be taken; then the sequence ends (also if the waiting task is cancelled: the
     /// consumer ends when the cancel-ok arrives). Cancelling an ended consumer does nothing.
     public func cancel() async throws {
-        let (tag, id) = (self.tag, channel.id)
-        let registered = channel.core.state.withLock { $0.channels[id]?.consumers[tag] != nil }
-        guard registered else { return }
-        try await channel.call(.basic(.cancel(.init(consumerTag: tag)))) { s, request in
-            s.pendingCancels[request] = (id, tag)
+        let tag = self.tag
+        guard let recorded = channel.record.removeConsumer(tag: tag) else { return }
+        channel.supervisor.consumerCancelled(on: recorded.recorded.queue)
+        guard case .open(let handle) = channel.record.current else {
+            buffer.finish(nil)  // closed or recovering: nothing to cancel at the broker
+            return
+        }
+        let registered = handle.core.state.withLock { $0.channels[handle.id]?.consumers[tag] != nil }
+        guard registered else {
+            buffer.finish(nil)
+            return
+        }
+        _ = try await handle.core.request(handle, .basic(.cancel(.init(consumerTag: tag)))) { s, request in
+            s.pendingCancels[request] = (handle.id, tag)
         }
     }
 
     private func abandon() {
-        let core = channel.core
-        let (tag, id, incarnation, noAck) = (self.tag, channel.id, channel.handle.incarnation, self.noAck)
-        try? core.locked { (s, _) throws(AMQPError) in
-            guard s.channels[id]?.incarnation == incarnation,
-                s.channels[id]?.consumers.removeValue(forKey: tag) != nil
-            else { return }
-            s.channels[id]?.abandon(tag, noAck: noAck)
-            try s.machine.withChannel(id, into: &s.actions) { (ch, actions) throws(AMQPError) in
-                try ch.send(.basic(.cancel(.init(consumerTag: tag, noWait: true))), into: &actions)
+        let (tag, noAck) = (self.tag, self.noAck)
+        if let recorded = channel.record.removeConsumer(tag: tag) {
+            channel.supervisor.consumerCancelled(on: recorded.recorded.queue)
+        }
+        if case .open(let handle) = channel.record.current {
+            try? handle.core.locked { (s, _) throws(AMQPError) in
+                guard s.channels[handle.id]?.incarnation == handle.incarnation,
+                    s.channels[handle.id]?.consumers.removeValue(forKey: tag) != nil
+                else { return }
+                s.channels[handle.id]?.abandon(tag, noAck: noAck)
+                try s.machine.withChannel(handle.id, into: &s.actions) { (ch, actions) throws(AMQPError) in
+                    try ch.send(.basic(.cancel(.init(consumerTag: tag, noWait: true))), into: &actions)
+                }
             }
         }
         for delivery in buffer.drainAndEnd() where !noAck {

@@ -78,6 +78,16 @@ public enum AMQPConnectionEvent: Sendable {
     /// The broker blocked publishing (a resource alarm); publishes wait until ``unblocked``.
     case blocked(reason: String)
     case unblocked
-    /// The connection closed; nil when the application closed it.
+    /// The connection failed and is being recovered; calls wait until it is back.
+    case recovering(AMQPError)
+    /// The connection is back, with its channels, topology and consumers restored.
+    case recovered(attempts: Int, duration: Duration)
+    /// A server-named queue was declared again during recovery and got a new name.
+    case queueRenamed(from: String, to: String)
+    /// Recovery could not restore this entity (the rest went on).
+    case topologyRecoveryFailed(RecordedEntity, AMQPError)
+    /// Recovery gave up; ``closed`` follows.
+    case recoveryFailed(AMQPError)
+    /// The connection closed for good; nil when the application closed it.
     case closed(AMQPError?)
 }

@@ -11,14 +11,18 @@ final class ConnectionCore: Sendable {
     let wakeup: WakeupPipe
     private let requestIDs = Atomic<UInt64>(1)
     private let incarnations = Atomic<UInt64>(1)
-    /// Where the connection's events go.
-    let events = Broadcast<AMQPConnectionEvent>(capacity: 64)
     /// Set with `socketCloseRequested`, readable without the lock: the I/O thread checks it every
     /// turn, also while a write is stuck behind a broker that stopped reading.
     let closeRequested = Atomic<Bool>(false)
+    /// Decides whether a failure is recovered and hears about events; weak, since it owns the core.
+    weak let supervisor: ConnectionSupervisor?
 
-    init(configuration: AMQPConnectionConfiguration, clientProperties: FieldTable) throws(AMQPError) {
+    init(
+        configuration: AMQPConnectionConfiguration, clientProperties: FieldTable,
+        supervisor: ConnectionSupervisor? = nil
+    ) throws(AMQPError) {
         self.configuration = configuration
+        self.supervisor = supervisor
         self.wakeup = try WakeupPipe()
         let handshake = ConnectionStateMachine.Handshake(
             username: configuration.username, password: configuration.password,
@@ -171,4 +175,74 @@ enum PublishPermission: Sendable {
 
 extension AMQPError {
     static let cancelledWait = AMQPError(.cancelled, "the task was cancelled while waiting")
+}
+
+extension ConnectionCore {
+    /// Runs the I/O thread (connecting, or over `socket`) and waits for the handshake.
+    func start(socket: TCPSocket?) async throws {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                // Cancelled already (onCancel ran first and closed the core): fail at once.
+                let closed = state.withLock { s -> AMQPError? in
+                    if let error = s.closedError { return error }
+                    s.connectWaiter = continuation
+                    return nil
+                }
+                if let closed {
+                    continuation.resume(throwing: closed)
+                    return
+                }
+                IOLoop.start(core: self, socket: socket)
+            }
+        } onCancel: {
+            abort(AMQPError(.cancelled, "connecting was cancelled"))
+        }
+    }
+
+    /// Opens a channel for `record` on this connection.
+    func openChannel(record: ChannelRecord) async throws -> ChannelHandle {
+        let request = nextRequestID()
+        let tagOffset = record.tagOffset
+        let incarnation = nextIncarnation()
+        var channelID: UInt16 = 0
+        _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ChannelReply, any Error>) in
+            update { s, effects in
+                if let closed = s.closedError {
+                    effects.append(.resumeReply(continuation, .failure(closed)))
+                    return
+                }
+                s.replyWaiters[request] = continuation
+                if let id = s.machine.openChannel(request: request, into: &s.actions) {
+                    s.channels[id] = ChannelShell(incarnation: incarnation, record: record, tagOffset: tagOffset)
+                    s.openingChannels[request] = id
+                    channelID = id
+                }
+            }
+        }
+        return ChannelHandle(core: self, id: channelID, incarnation: incarnation, record: record, tagOffset: tagOffset)
+    }
+
+    /// Closes a channel and waits for close-ok; a channel already gone is fine.
+    func closeChannel(_ handle: ChannelHandle) async throws {
+        let request = nextRequestID()
+        _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ChannelReply, any Error>) in
+            update { s, effects in
+                guard s.channels[handle.id]?.incarnation == handle.incarnation, s.machine.channel(handle.id) != nil
+                else {
+                    effects.append(.resumeReply(continuation, .success(.method(.channel(.closeOk(.init()))))))
+                    return
+                }
+                s.replyWaiters[request] = continuation
+                s.channels[handle.id]?.closing = true
+                try? s.machine.withChannel(handle.id, into: &s.actions) { (ch, actions) throws(AMQPError) in
+                    ch.close(request: request, into: &actions)
+                }
+            }
+        }
+    }
+
+    /// Whether a failure of this connection will be recovered (see ``ConnectionSupervisor``).
+    func willRecover(_ error: AMQPError?) -> Bool {
+        supervisor?.willRecover(self, error) ?? false
+    }
 }

@@ -98,6 +98,22 @@ final class DeliveryBuffer: Sendable {
         return items
     }
 
+    /// Drops buffered deliveries that would need an ack: their connection failed, so their
+    /// delivery tags are void and the broker redelivers them.
+    func dropAcknowledgeable() {
+        let resume = state.withLock { s -> Bool in
+            var kept = RingBuffer<AMQPDelivery>(initialCapacity: 16)
+            while let item = s.items.removeFirst() {
+                if item.channel == nil { kept.append(item) }
+            }
+            s.items = kept
+            let resume = s.readerPaused
+            s.readerPaused = false
+            return resume
+        }
+        if resume { resumeReading() }
+    }
+
     var bufferedCount: Int { state.withLock { $0.items.count } }
     var hasWaiter: Bool { state.withLock { $0.waiter != nil } }
 

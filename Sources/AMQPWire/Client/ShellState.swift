@@ -54,17 +54,15 @@ struct ShellState: Sendable {
     func checkChannel(_ handle: ChannelHandle) throws(AMQPError) {
         if let closedError { throw closedError }
         guard let channel = channels[handle.id], channel.incarnation == handle.incarnation else {
-            throw handle.status.closedError(channel: handle.id)
+            throw handle.record.closedError(channel: handle.id)
         }
     }
 
     /// Whether a publish on the channel may go now.
     func publishPermission(_ handle: ChannelHandle) -> PublishPermission {
         if let closedError { return .denied(closedError) }
-        guard let channel = channels[handle.id], channel.incarnation == handle.incarnation,
-            machine.channel(handle.id)?.isOpen == true
-        else {
-            return .denied(handle.status.closedError(channel: handle.id))
+        guard let channel = channels[handle.id], channel.incarnation == handle.incarnation, !channel.closing else {
+            return .denied(handle.record.closedError(channel: handle.id))
         }
         if machine.isBlocked || !channel.flowActive || outbound.readableBytes >= outboundHighWater {
             return .wait
@@ -123,7 +121,7 @@ struct ShellState: Sendable {
             wakePermissionWaiters(&effects)
             effects.append(.event(.unblocked))
         case .closeConnection(let error):
-            closeConnection(error, effects: &effects)
+            closeConnection(error, core: core, effects: &effects)
             core.closeRequested.store(true, ordering: .releasing)
         case .succeed(let request, let reply):
             succeed(request, reply, effects: &effects)
@@ -137,16 +135,27 @@ struct ShellState: Sendable {
             }
         case .channelClosed(let id, let error):
             guard let channel = channels.removeValue(forKey: id) else { return }
-            channel.status.markClosed(error)
-            channel.close(error, effects: &effects)
-            wakePermissionWaiters(&effects)
+            // Closed cleanly: by the application, the channel itself or the whole connection.
+            let reason =
+                error
+                ?? (machine.isOpen ? nil : AMQPError(.connectionClosed, "the connection was closed by the application"))
+            closeForGood(channel, reason, ending: error, core: core, effects: &effects)
+        case .channelLost(let id, let error):
+            guard let channel = channels.removeValue(forKey: id) else { return }
+            if core.willRecover(error) {
+                // Kept for the new connection: consumers wait, unconfirmed publishes fail.
+                channel.suspend(error, effects: &effects)
+                wakePermissionWaiters(&effects)
+            } else {
+                closeForGood(channel, error, core: core, effects: &effects)
+            }
         case .deliver(let id, let message):
             deliver(channel: id, message, core: core, effects: &effects)
         case .returned(let id, let message):
             guard case .return(let r) = message.method, let channel = channels[id] else { return }
             effects.append(
                 .returned(
-                    channel.returns,
+                    channel.record.returns,
                     AMQPReturnedMessage(
                         replyCode: AMQPReplyCode(r.replyCode), replyText: r.replyText, exchange: r.exchange,
                         routingKey: r.routingKey, properties: message.properties, body: message.body)))
@@ -173,6 +182,7 @@ struct ShellState: Sendable {
                 wakePermissionWaiters(&effects)
             }
         case .consumerCancelled(let id, let tag):
+            channels[id]?.record.removeConsumer(tag: tag)
             guard let consumer = channels[id]?.consumers.removeValue(forKey: tag) else { return }
             effects.append(
                 .finishConsumer(
@@ -209,6 +219,12 @@ struct ShellState: Sendable {
                 }
             }
         }
+        if let pending = pendingGets[request], case .message(let message) = reply,
+            case .getOk(let ok) = message.method,
+            ok.deliveryTag > (channels[pending.channel]?.highestDeliveryTag ?? .max)
+        {
+            channels[pending.channel]!.highestDeliveryTag = ok.deliveryTag
+        }
         if let pending = pendingGets.removeValue(forKey: request), waiter == nil, !pending.noAck,
             case .message(let message) = reply, case .getOk(let ok) = message.method
         {
@@ -230,6 +246,7 @@ struct ShellState: Sendable {
         channel id: UInt16, _ message: ContentAssembler.Message, core: ConnectionCore, effects: inout [Effect]
     ) {
         guard case .deliver(let d) = message.method, let channel = channels[id] else { return }
+        if d.deliveryTag > channel.highestDeliveryTag { channels[id]!.highestDeliveryTag = d.deliveryTag }
         guard let consumer = channel.consumers[d.consumerTag] else {
             // A consumer this client gave up on: put manual-ack deliveries back for others.
             if channels[id]?.abandonedConsumers[d.consumerTag]?.noAck == false {
@@ -240,16 +257,14 @@ struct ShellState: Sendable {
             return
         }
         let delivery = AMQPDelivery(
-            consumerTag: d.consumerTag, deliveryTag: d.deliveryTag, redelivered: d.redelivered,
+            consumerTag: d.consumerTag, deliveryTag: d.deliveryTag + channel.tagOffset, redelivered: d.redelivered,
             exchange: d.exchange, routingKey: d.routingKey, properties: message.properties, body: message.body,
             messageCount: nil,
-            channel: consumer.noAck
-                ? Optional<ChannelHandle>.none
-                : ChannelHandle(core: core, id: id, incarnation: channel.incarnation, status: channel.status))
+            channel: consumer.noAck ? Optional<ChannelHandle>.none : channel.handle(core, id))
         effects.append(.deliver(consumer.buffer, delivery))
     }
 
-    private mutating func closeConnection(_ error: AMQPError?, effects: inout [Effect]) {
+    private mutating func closeConnection(_ error: AMQPError?, core: ConnectionCore, effects: inout [Effect]) {
         let reason = error ?? AMQPError(.connectionClosed, "the connection was closed by the application")
         if closedError == nil { closedError = reason }
         socketCloseRequested = true
@@ -263,13 +278,23 @@ struct ShellState: Sendable {
         pendingConsumers.removeAll()
         pendingGets.removeAll()
         pendingCancels.removeAll()
-        for channel in channels.values {
-            channel.status.markClosed(error)
-            channel.close(error, effects: &effects)
-        }
+        for channel in channels.values { closeForGood(channel, error, core: core, effects: &effects) }
         channels.removeAll()
         wakePermissionWaiters(&effects)
-        effects.append(.event(.closed(error)))
+        effects.append(.connectionEnded(error))
+    }
+
+    /// The channel will not come back: its handles report why, its consumers and returns end.
+    /// The channel will not come back: its handles report `reason`, its consumers and returns
+    /// end with `ending` (nil: a clean end).
+    private mutating func closeForGood(
+        _ channel: ChannelShell, _ reason: AMQPError?, ending: AMQPError?? = nil, core: ConnectionCore,
+        effects: inout [Effect]
+    ) {
+        channel.record.markClosed(reason)
+        core.supervisor?.forget(channel.record)
+        channel.close(ending ?? reason, effects: &effects)
+        wakePermissionWaiters(&effects)
     }
 }
 
@@ -282,8 +307,14 @@ struct ChannelShell: Sendable {
 
     /// Distinguishes this channel from earlier ones that had the same id.
     let incarnation: UInt64
-    /// Shared with the channel's handles, so they can tell why it closed after it is gone from here.
-    let status: ChannelStatus
+    /// What outlives this channel (the application's channel object behind it).
+    let record: ChannelRecord
+    /// The application asked to close it: publishes are refused from now on.
+    var closing = false
+    /// Added to the broker's delivery tags (tags the application saw on earlier connections).
+    let tagOffset: UInt64
+    /// The highest delivery tag the broker gave on this channel.
+    var highestDeliveryTag: UInt64 = 0
     var consumers: [String: Consumer] = [:]
     /// Consumers cancelled because nobody iterates them any more: tag → noAck, and the order they
     /// were abandoned in (bounded: deliveries for them only arrive until the broker takes the cancel).
@@ -295,11 +326,16 @@ struct ChannelShell: Sendable {
     var prefetchGlobal = false
     var confirmWindow = Int.max
     var flowActive = true
-    let returns = Broadcast<AMQPReturnedMessage>(capacity: 256)
 
-    init(incarnation: UInt64, status: ChannelStatus) {
+    init(incarnation: UInt64, record: ChannelRecord, tagOffset: UInt64) {
         self.incarnation = incarnation
-        self.status = status
+        self.record = record
+        self.tagOffset = tagOffset
+    }
+
+    var handle: (ConnectionCore, UInt16) -> ChannelHandle {
+        { core, id in ChannelHandle(core: core, id: id, incarnation: incarnation, record: record, tagOffset: tagOffset)
+        }
     }
 
     static let abandonedConsumerMemory = 64
@@ -315,6 +351,20 @@ struct ChannelShell: Sendable {
     /// Ends consumers and unconfirmed publishes: nil error means the application closed the channel.
     func close(_ error: AMQPError?, effects: inout [Effect]) {
         for consumer in consumers.values { effects.append(.finishConsumer(consumer.buffer, error)) }
+        failUnconfirmed(error, effects: &effects)
+        effects.append(.finishRecord(record, error))
+    }
+
+    /// The connection failed and will recover: unconfirmed publishes fail (their outcome is
+    /// unknown), buffered deliveries that need an ack are dropped (the broker redelivers them on
+    /// the new connection; their delivery tags are void), consumers and returns stay.
+    func suspend(_ error: AMQPError, effects: inout [Effect]) {
+        for consumer in consumers.values where !consumer.noAck { effects.append(.dropAcknowledgeable(consumer.buffer)) }
+        record.advanceTagOffset(past: tagOffset + highestDeliveryTag)
+        failUnconfirmed(error, effects: &effects)
+    }
+
+    private func failUnconfirmed(_ error: AMQPError?, effects: inout [Effect]) {
         var confirms = self.confirms
         confirms?.drain { sequence, promise in
             let cause = error?.message ?? "the channel was closed"
@@ -327,35 +377,18 @@ struct ChannelShell: Sendable {
                             "publish \(sequence) was not confirmed before the channel ended (\(cause)); the broker may or may not have it",
                             underlying: error))))
         }
-        effects.append(.finishReturns(returns))
     }
 }
 
 /// What a channel's deliveries and the ``AMQPChannel`` use to reach their channel: the connection,
-/// the channel id, and which channel of that id it was.
+/// the channel id, which channel of that id it was, and the record that outlives it.
 struct ChannelHandle: Sendable {
     let core: ConnectionCore
     let id: UInt16
     let incarnation: UInt64
-    let status: ChannelStatus
-}
-
-/// Why a channel closed, kept where its handles (the channel, its deliveries) can read it.
-final class ChannelStatus: Sendable {
-    private let reason = Mutex<AMQPError??>(nil)
-
-    /// Records the first reason: nil for a close by the application.
-    func markClosed(_ error: AMQPError?) {
-        reason.withLock { if $0 == nil { $0 = .some(error) } }
-    }
-
-    func closedError(channel id: UInt16) -> AMQPError {
-        guard case .some(.some(var error)) = reason.withLock({ $0 }) else {
-            return AMQPError(.channelClosed, "channel \(id) is closed", channel: id)
-        }
-        error.message = "channel \(id) is closed: \(error.message)"
-        return error
-    }
+    let record: ChannelRecord
+    /// Added to the broker's delivery tags on this channel (see ``ChannelRecord``).
+    let tagOffset: UInt64
 }
 
 /// Work that must happen after the lock is released: resuming tasks and handing over messages.
@@ -366,8 +399,10 @@ enum Effect: Sendable {
     case finishConsumer(DeliveryBuffer, AMQPError?)
     case confirm(ConfirmPromise, Result<Void, AMQPError>)
     case returned(Broadcast<AMQPReturnedMessage>, AMQPReturnedMessage)
-    case finishReturns(Broadcast<AMQPReturnedMessage>)
+    case finishRecord(ChannelRecord, AMQPError?)
+    case dropAcknowledgeable(DeliveryBuffer)
     case event(AMQPConnectionEvent)
+    case connectionEnded(AMQPError?)
 
     /// Runs the effect; returns the buffer when a delivery filled it (reading should pause).
     @discardableResult
@@ -384,10 +419,10 @@ enum Effect: Sendable {
         case .finishConsumer(let buffer, let error): buffer.finish(error)
         case .confirm(let promise, let result): promise.resolve(result)
         case .returned(let broadcast, let message): broadcast.publish(message)
-        case .finishReturns(let broadcast): broadcast.finish()
-        case .event(let event):
-            core.events.publish(event)
-            if case .closed = event { core.events.finish() }
+        case .finishRecord(let record, let error): record.finish(error)
+        case .dropAcknowledgeable(let buffer): buffer.dropAcknowledgeable()
+        case .event(let event): core.supervisor?.coreEvent(core, event)
+        case .connectionEnded(let error): core.supervisor?.coreEnded(core, error)
         }
         return nil
     }

@@ -34,6 +34,8 @@ public struct AMQPConnectionConfiguration: Sendable, Hashable {
     /// The largest message body accepted from the broker; a larger one closes its channel (the
     /// broker keeps the message) instead of being allocated.
     public var maxMessageSize: Int = 64 << 20
+    /// Automatic recovery after a connection failure (on by default).
+    public var recovery = RecoveryConfiguration()
 
     public init() {}
 

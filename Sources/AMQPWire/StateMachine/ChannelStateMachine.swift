@@ -95,7 +95,7 @@ struct ChannelStateMachine: Sendable {
         for request in extraCloseRequests { actions.append(.fail(request, error)) }
         extraCloseRequests = []
         failPending(error, into: &actions)
-        actions.append(.channelClosed(channel: id, cleanEnd ? nil : error))
+        actions.append(cleanEnd ? .channelClosed(channel: id, nil) : .channelLost(channel: id, error))
     }
 
     // MARK: Frames

@@ -25,6 +25,8 @@ enum ConnectionAction: Sendable {
     /// The channel is closed: end its consumers and fail its unconfirmed publishes. Nil when the
     /// application closed it.
     case channelClosed(channel: UInt16, AMQPError?)
+    /// The channel ended because its connection failed: it may be recovered on a new connection.
+    case channelLost(channel: UInt16, AMQPError)
     case deliver(channel: UInt16, ContentAssembler.Message)
     case returned(channel: UInt16, ContentAssembler.Message)
     /// The broker acked or nacked publishes in confirm mode.

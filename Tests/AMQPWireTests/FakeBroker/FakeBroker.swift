@@ -377,6 +377,8 @@ extension AMQPConnectionConfiguration {
         var configuration = AMQPConnectionConfiguration()
         configuration.heartbeat = 0
         configuration.connectionTimeout = .seconds(5)
+        // The fake broker serves one socket: there is nothing to reconnect to.
+        configuration.recovery.isEnabled = false
         return configuration
     }
 }

@@ -181,13 +181,13 @@ import Testing
         var opening = ChannelDriver(id: 1, openRequest: 9)
         var actions: [ConnectionAction] = []
         opening.machine.connectionClosed(lost, into: &actions)
-        #expect(actions.recorded == [.fail(9, ErrorShape(.ioError)), .channelClosed(1, ErrorShape(.ioError))])
+        #expect(actions.recorded == [.fail(9, ErrorShape(.ioError)), .channelLost(1, ErrorShape(.ioError))])
 
         var open = try ChannelDriver.open(id: 2)
         _ = open.send(request: 1, Self.declare)
         actions = []
         open.machine.connectionClosed(lost, into: &actions)
-        #expect(actions.recorded == [.fail(1, ErrorShape(.ioError)), .channelClosed(2, ErrorShape(.ioError))])
+        #expect(actions.recorded == [.fail(1, ErrorShape(.ioError)), .channelLost(2, ErrorShape(.ioError))])
 
         var closing = try ChannelDriver.open(id: 3)
         _ = closing.close(request: 5)

@@ -59,8 +59,8 @@ import Testing
         let dead = ErrorShape(.heartbeatTimeout)
         #expect(
             actions.recorded == [
-                .fail(3, dead), .fail(4, dead), .channelClosed(first, dead),
-                .fail(5, dead), .channelClosed(second, dead),
+                .fail(3, dead), .fail(4, dead), .channelLost(first, dead),
+                .fail(5, dead), .channelLost(second, dead),
                 .closeConnection(dead),
             ])
         let error = try #require(actions.connectionCloseError)

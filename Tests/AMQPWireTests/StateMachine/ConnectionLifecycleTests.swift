@@ -134,8 +134,8 @@ import Testing
         #expect(
             actions.recorded == [
                 .send(channel: 0, Self.closeOk),
-                .fail(3, error), .channelClosed(first, error),
-                .fail(4, error), .channelClosed(second, error),
+                .fail(3, error), .channelLost(first, error),
+                .fail(4, error), .channelLost(second, error),
                 .fail(5, error),
                 .closeConnection(error),
             ])

@@ -117,8 +117,8 @@ import Testing
         let error = ErrorShape(.protocolError, replyCode: 505, channel: first)
         #expect(actions.recorded.contains(.fail(3, error)))
         #expect(actions.recorded.contains(.fail(4, error)))
-        #expect(actions.recorded.contains(.channelClosed(first, error)))
-        #expect(actions.recorded.contains(.channelClosed(second, error)))
+        #expect(actions.recorded.contains(.channelLost(first, error)))
+        #expect(actions.recorded.contains(.channelLost(second, error)))
     }
 
     @Test func basicGetIsFailedWhenItsGetOkBreaksTheProtocol() throws {

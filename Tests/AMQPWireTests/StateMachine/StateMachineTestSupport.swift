@@ -47,6 +47,7 @@ enum RecordedAction: Equatable, CustomStringConvertible {
     case succeed(RequestID, Reply)
     case fail(RequestID, ErrorShape)
     case channelClosed(UInt16, ErrorShape?)
+    case channelLost(UInt16, ErrorShape)
     case deliver(UInt16, ContentAssembler.Message)
     case returned(UInt16, ContentAssembler.Message)
     case confirm(UInt16, tag: UInt64, multiple: Bool, ack: Bool)
@@ -67,6 +68,7 @@ enum RecordedAction: Equatable, CustomStringConvertible {
         case .succeed(let request, .message(let message)): self = .succeed(request, .message(message))
         case .fail(let request, let error): self = .fail(request, ErrorShape(error))
         case .channelClosed(let channel, let error): self = .channelClosed(channel, error.map(ErrorShape.init))
+        case .channelLost(let channel, let error): self = .channelLost(channel, ErrorShape(error))
         case .deliver(let channel, let message): self = .deliver(channel, message)
         case .returned(let channel, let message): self = .returned(channel, message)
         case .confirm(let channel, let tag, let multiple, let ack):
@@ -90,6 +92,7 @@ enum RecordedAction: Equatable, CustomStringConvertible {
         case .fail(let request, let error): "fail(#\(request), \(error))"
         case .channelClosed(let channel, let error):
             "channelClosed(ch\(channel), \(error.map(String.init(describing:)) ?? "nil"))"
+        case .channelLost(let channel, let error): "channelLost(ch\(channel), \(error))"
         case .deliver(let channel, let message): "deliver(ch\(channel), \(message.body.count) B)"
         case .returned(let channel, let message): "returned(ch\(channel), \(message.body.count) B)"
         case .confirm(let channel, let tag, let multiple, let ack):
