@@ -11,7 +11,7 @@ struct IsolatedMemoryAlarmTests {
     /// one dead-lettered in from a TTL queue, which no blocked connection publishes) and acks are
     /// queued, not refused.
     @Test func memoryAlarmBlocksPublishingOnlyUntilLifted() async throws {
-        try Broker.ctl("set_vm_memory_high_watermark", "0.4")
+        try await Broker.ctl("set_vm_memory_high_watermark", "0.4")
         let connection = try await Broker.connect()
         let publisher = try await connection.openChannel()
         let consumerChannel = try await connection.openChannel()
@@ -28,9 +28,9 @@ struct IsolatedMemoryAlarmTests {
         var deliveries = consumer.makeAsyncIterator()
         var events = connection.events().makeAsyncIterator()
 
-        try Broker.ctl("set_vm_memory_high_watermark", "0.0000001")
+        try await Broker.ctl("set_vm_memory_high_watermark", "0.0000001")
         var lifted = false
-        defer { if !lifted { _ = try? Broker.ctl("set_vm_memory_high_watermark", "0.4") } }
+        defer { if !lifted { Broker.ctlInBackground("set_vm_memory_high_watermark", "0.4") } }
         let trigger = try await publisher.publish("trigger", routingKey: queue)
         guard case .blocked(let reason)? = await events.next() else {
             Issue.record("expected a blocked event")
@@ -48,7 +48,7 @@ struct IsolatedMemoryAlarmTests {
         try first.ack()
         #expect(trigger.result == nil)
 
-        try Broker.ctl("set_vm_memory_high_watermark", "0.4")
+        try await Broker.ctl("set_vm_memory_high_watermark", "0.4")
         lifted = true
         guard case .unblocked? = await events.next() else {
             Issue.record("expected an unblocked event")

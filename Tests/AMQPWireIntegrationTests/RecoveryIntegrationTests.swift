@@ -20,7 +20,7 @@ struct RecoveryIntegrationTests {
 
     static func closeByBroker(_ name: String) async throws {
         let pid = try await ConnectionIntegrationTests.waitForConnectionPID(named: name)
-        try Broker.ctl("close_connection", pid, "recovery test")
+        try await Broker.ctl("close_connection", pid, "recovery test")
     }
 
     /// The next event (the suite's time limit bounds the wait).
@@ -174,9 +174,9 @@ struct RecoveryIntegrationTests {
 
     @Test func refusedCredentialsEndTheRecovery() async throws {
         let user = Broker.unique("recovery-user")
-        try Broker.ctl("add_user", user, "first-password")
-        defer { _ = try? Broker.ctl("delete_user", user) }
-        try Broker.ctl("set_permissions", user, ".*", ".*", ".*")
+        try await Broker.ctl("add_user", user, "first-password")
+        defer { Broker.ctlInBackground("delete_user", user) }
+        try await Broker.ctl("set_permissions", user, ".*", ".*", ".*")
         let name = Broker.unique("recover-auth")
         let connection = try await Self.connect(name: name) {
             $0.username = user
@@ -185,7 +185,7 @@ struct RecoveryIntegrationTests {
         var events = connection.events().makeAsyncIterator()
         let channel = try await connection.openChannel()
         let consumer = try await channel.consume(queue: try await channel.declareQueue(exclusive: true).name)
-        try Broker.ctl("change_password", user, "second-password")
+        try await Broker.ctl("change_password", user, "second-password")
         try await Self.closeByBroker(name)
         var failure: AMQPError?
         loop: while true {

@@ -45,8 +45,24 @@ enum Broker {
     }
 
     /// Runs rabbitmqctl against the test broker (scripts/broker.sh exports how).
+    ///
+    /// rabbitmqctl takes a second or more; it runs on a thread of its own, so waiting for it never
+    /// holds one of the few threads Swift concurrency runs every parallel test on (a blocked pool
+    /// starves unrelated tests into their timeouts).
     @discardableResult
-    static func ctl(_ arguments: String...) throws -> String {
+    static func ctl(_ arguments: String...) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread { continuation.resume(with: Result { try runCtl(arguments) }) }
+            thread.start()
+        }
+    }
+
+    /// Starts rabbitmqctl and does not wait for it: for clean-up in `defer`, which cannot await.
+    static func ctlInBackground(_ arguments: String...) {
+        Thread { _ = try? runCtl(arguments) }.start()
+    }
+
+    private static func runCtl(_ arguments: [String]) throws -> String {
         let env = ProcessInfo.processInfo.environment
         guard let ctl = env["AMQP_BROKER_CTL"], let node = env["AMQP_BROKER_NODE"] else {
             throw BrokerControlUnavailable()
