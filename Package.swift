@@ -25,9 +25,13 @@ let package = Package(
     ],
     targets: [
         // The AMQP 0-9-1 client: codec, state machines, sockets, async channel API.
-        .target(name: "AMQPWire", swiftSettings: strict),
+        .target(name: "AMQPWire", dependencies: ["POSIXSockets"], swiftSettings: strict),
+        // The one socket layer (POSIX calls, `package` access): AMQP client, SMTP client, HTTP server.
+        .target(name: "POSIXSockets", swiftSettings: strict),
+        // Logging and metrics (Prometheus text) for the libraries and services.
+        .target(name: "Observability", swiftSettings: strict),
         // Typed commands, events and RPC over AMQPWire.
-        .target(name: "Messaging", dependencies: ["AMQPWire"], swiftSettings: strict),
+        .target(name: "Messaging", dependencies: ["AMQPWire", "Observability"], swiftSettings: strict),
         .executableTarget(name: "EmailService", dependencies: ["Messaging"], swiftSettings: strict),
         .executableTarget(name: "WebService", dependencies: ["Messaging"], swiftSettings: strict),
         // Throughput benchmark, side by side with other clients through ../shared/bench/compare.
@@ -38,9 +42,11 @@ let package = Package(
         .target(name: "AMQPCodegenCore", swiftSettings: strict),
         .executableTarget(name: "AMQPCodegen", dependencies: ["AMQPCodegenCore"], swiftSettings: strict),
 
-        .testTarget(name: "AMQPWireTests", dependencies: ["AMQPWire"], swiftSettings: strict),
+        .testTarget(name: "AMQPWireTests", dependencies: ["AMQPWire", "POSIXSockets"], swiftSettings: strict),
         .testTarget(
             name: "AMQPWireIntegrationTests", dependencies: ["AMQPWire"], swiftSettings: strict),
+        .testTarget(name: "POSIXSocketsTests", dependencies: ["POSIXSockets"], swiftSettings: strict),
+        .testTarget(name: "ObservabilityTests", dependencies: ["Observability"], swiftSettings: strict),
         .testTarget(name: "AMQPCodegenTests", dependencies: ["AMQPCodegenCore"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

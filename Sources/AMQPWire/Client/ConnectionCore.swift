@@ -1,3 +1,4 @@
+import POSIXSockets
 import Synchronization
 
 /// The shell around the state machines: the state every task and the I/O thread share, under
@@ -23,7 +24,7 @@ final class ConnectionCore: Sendable {
     ) throws(AMQPError) {
         self.configuration = configuration
         self.supervisor = supervisor
-        self.wakeup = try WakeupPipe()
+        self.wakeup = try WakeupPipe.forAMQP()
         let handshake = ConnectionStateMachine.Handshake(
             username: configuration.username, password: configuration.password,
             mechanisms: configuration.authMechanisms, virtualHost: configuration.virtualHost,

@@ -1,4 +1,5 @@
 import Foundation
+import POSIXSockets
 
 #if canImport(Glibc)
     import Glibc
@@ -68,7 +69,7 @@ final class IOLoop: @unchecked Sendable {
         for endpoint in config.endpoints where socket == nil {
             if core.state.withLock({ $0.closedError != nil }) { return }
             do {
-                socket = try TCPSocket.connect(
+                socket = try TCPSocket.connectForAMQP(
                     host: endpoint.host, port: endpoint.port, deadline: .now + config.connectionTimeout)
                 break
             } catch {
@@ -89,7 +90,7 @@ final class IOLoop: @unchecked Sendable {
         do {
             try socket?.setNonBlocking()
         } catch {
-            batch { s in s.machine.transportFailed(error, into: &s.actions) }
+            batch { s in s.machine.transportFailed(AMQPError(.ioError, error.message), into: &s.actions) }
             return
         }
         handshakeDeadline = .now + config.connectionTimeout
@@ -157,7 +158,7 @@ final class IOLoop: @unchecked Sendable {
             let timeout = batchFinished ? 0 : timeoutMilliseconds()
             let rc = poll(&pollSet, 2, timeout)
             if rc < 0 && errno != EINTR {
-                transportFailed(AMQPError(.ioError, "poll(): \(TCPSocket.errnoText())"))
+                transportFailed(AMQPError(.ioError, "poll(): \(errnoText())"))
                 continue
             }
             if pollSet[1].revents != 0 { core.wakeup.drain() }
@@ -198,7 +199,7 @@ final class IOLoop: @unchecked Sendable {
             case .closed:
                 closed = AMQPError(.ioError, "the broker closed the TCP connection")
             case .failed(let code):
-                closed = AMQPError(.ioError, "reading from the socket failed: \(TCPSocket.errnoText(code))")
+                closed = AMQPError(.ioError, "reading from the socket failed: \(errnoText(code))")
             }
             break
         }
@@ -264,7 +265,7 @@ final class IOLoop: @unchecked Sendable {
                 return true
             case .closed, .failed:
                 let code: Int32 = if case .failed(let c) = result { c } else { EPIPE }
-                transportFailed(AMQPError(.ioError, "writing to the socket failed: \(TCPSocket.errnoText(code))"))
+                transportFailed(AMQPError(.ioError, "writing to the socket failed: \(errnoText(code))"))
                 return false
             }
         }

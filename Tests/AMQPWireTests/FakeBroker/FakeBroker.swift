@@ -1,4 +1,5 @@
 import Dispatch
+import POSIXSockets
 
 @testable import AMQPWire
 
@@ -29,7 +30,7 @@ final class FakeBroker: @unchecked Sendable {
     init(timeout: Duration = .seconds(5)) throws {
         var fds: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0 else {
-            throw FakeBrokerFailure("socketpair(): \(TCPSocket.errnoText())")
+            throw FakeBrokerFailure("socketpair(): \(String(cString: strerror(errno)))")
         }
         fd = fds[0]
         clientFD = fds[1]
@@ -42,7 +43,7 @@ final class FakeBroker: @unchecked Sendable {
     /// Starts `AMQPConnection.connect` over the client's end; call once.
     func startClient(_ configuration: AMQPConnectionConfiguration = .fakeBroker) -> Task<AMQPConnection, any Error> {
         let fd = clientFD
-        return Task { try await AMQPConnection.connect(configuration, socket: TCPSocket(fd: fd)) }
+        return Task { try await AMQPConnection.connect(configuration, socket: Socket(fd: fd)) }
     }
 
     /// Connects a client, plays the handshake, runs `body`, then drops the broker's end (which
@@ -327,7 +328,7 @@ final class FakeBroker: @unchecked Sendable {
             guard remaining > .zero else { throw FakeBrokerFailure("timed out after \(timeout) waiting for \(what)") }
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let rc = poll(&pfd, 1, Int32(clamping: remaining.milliseconds + 1))
-            if rc < 0 && errno != EINTR { throw FakeBrokerFailure("poll(): \(TCPSocket.errnoText())") }
+            if rc < 0 && errno != EINTR { throw FakeBrokerFailure("poll(): \(String(cString: strerror(errno)))") }
             guard rc > 0 else { continue }
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n > 0 {
@@ -336,7 +337,7 @@ final class FakeBroker: @unchecked Sendable {
             }
             if n == 0 { throw ClientClosed(what: what) }
             if errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR {
-                throw FakeBrokerFailure("recv(): \(TCPSocket.errnoText())")
+                throw FakeBrokerFailure("recv(): \(String(cString: strerror(errno)))")
             }
         }
     }
@@ -353,7 +354,7 @@ final class FakeBroker: @unchecked Sendable {
                 continue
             }
             guard errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else {
-                throw FakeBrokerFailure("send(): \(TCPSocket.errnoText())")
+                throw FakeBrokerFailure("send(): \(String(cString: strerror(errno)))")
             }
             let remaining = deadline - .now
             guard remaining > .zero else {

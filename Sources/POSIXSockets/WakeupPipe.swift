@@ -1,0 +1,60 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A socket pair another thread writes a byte to, so an I/O thread's poll() wakes up. Made
+/// close-on-exec and non-blocking atomically (a concurrent fork cannot inherit it); written with
+/// MSG_NOSIGNAL, so it can never raise SIGPIPE.
+package final class WakeupPipe: Sendable {
+    package let readFD: Int32
+    package let writeFD: Int32
+
+    package init() throws(SocketError) {
+        var fds: [Int32] = [-1, -1]
+        #if canImport(Glibc)
+            let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
+        #else
+            let type = SOCK_STREAM
+        #endif
+        guard socketpair(AF_UNIX, type, 0, &fds) == 0 else {
+            throw SocketError(.io, "socketpair(): \(errnoText())", code: errno)
+        }
+        readFD = fds[0]
+        writeFD = fds[1]
+    }
+
+    deinit {
+        _ = systemClose(readFD)
+        _ = systemClose(writeFD)
+    }
+
+    package func signal() {
+        var byte: UInt8 = 1
+        _ = systemSend(writeFD, &byte, 1)  // a full buffer already means "wake up"
+    }
+
+    package func drain() {
+        var scratch = [UInt8](repeating: 0, count: 64)
+        while recv(readFD, &scratch, scratch.count, 0) > 0 {}
+    }
+}
+
+/// `close(2)`, named so it cannot be shadowed by a method called `close`.
+func systemClose(_ fd: Int32) -> Int32 {
+    #if canImport(Glibc)
+        Glibc.close(fd)
+    #else
+        Darwin.close(fd)
+    #endif
+}
+
+/// `send(2)` that never raises SIGPIPE.
+func systemSend(_ fd: Int32, _ bytes: UnsafeRawPointer?, _ count: Int) -> Int {
+    #if canImport(Glibc)
+        Glibc.send(fd, bytes, count, Int32(MSG_NOSIGNAL))
+    #else
+        Darwin.send(fd, bytes, count, 0)
+    #endif
+}
