@@ -91,6 +91,16 @@ extension AMQPChannel {
         BroadcastSubscription(record.returns)
     }
 
+    /// Calls `handler` with every message the broker returns on this channel as unroutable, on the
+    /// connection's I/O thread and in frame order: for a `mandatory` publish on a confirm-mode
+    /// channel, before that publish's ``PublishConfirmation`` completes (RabbitMQ sends the
+    /// return, then the ack). That lets a publisher tell "confirmed" from "confirmed but routed
+    /// nowhere" without a race, typically by message id. The handler must be quick and must not
+    /// block; it replaces any earlier one, `nil` removes it, and it survives recovery.
+    public func onReturn(_ handler: (@Sendable (AMQPReturnedMessage) -> Void)?) {
+        record.returnHandler.withLock { $0 = handler }
+    }
+
     /// Starts a transaction mode on the channel (`tx.select`): publishes and acks take effect on
     /// ``commitTransaction()``. Restored after recovery (an open transaction is lost with its
     /// connection).

@@ -155,7 +155,7 @@ struct ShellState: Sendable {
             guard case .return(let r) = message.method, let channel = channels[id] else { return }
             effects.append(
                 .returned(
-                    channel.record.returns,
+                    channel.record,
                     AMQPReturnedMessage(
                         replyCode: AMQPReplyCode(r.replyCode), replyText: r.replyText, exchange: r.exchange,
                         routingKey: r.routingKey, properties: message.properties, body: message.body)))
@@ -398,7 +398,7 @@ enum Effect: Sendable {
     case deliver(DeliveryBuffer, AMQPDelivery)
     case finishConsumer(DeliveryBuffer, AMQPError?)
     case confirm(ConfirmPromise, Result<Void, AMQPError>)
-    case returned(Broadcast<AMQPReturnedMessage>, AMQPReturnedMessage)
+    case returned(ChannelRecord, AMQPReturnedMessage)
     case finishRecord(ChannelRecord, AMQPError?)
     case dropAcknowledgeable(DeliveryBuffer)
     case event(AMQPConnectionEvent)
@@ -418,7 +418,10 @@ enum Effect: Sendable {
             }
         case .finishConsumer(let buffer, let error): buffer.finish(error)
         case .confirm(let promise, let result): promise.resolve(result)
-        case .returned(let broadcast, let message): broadcast.publish(message)
+        case .returned(let record, let message):
+            // The handler first: it must see the return before the same publish's confirm resolves.
+            record.returnHandler.withLock { $0 }?(message)
+            record.returns.publish(message)
         case .finishRecord(let record, let error): record.finish(error)
         case .dropAcknowledgeable(let buffer): buffer.dropAcknowledgeable()
         case .event(let event): core.supervisor?.coreEvent(core, event)

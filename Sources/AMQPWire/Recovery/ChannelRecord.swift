@@ -39,6 +39,7 @@ final class ChannelRecord: Sendable {
     /// Creation order, so recovery reopens channels in the order the application opened them.
     let number: Int
     let returns = Broadcast<AMQPReturnedMessage>(capacity: 256)
+    let returnHandler = Mutex<(@Sendable (AMQPReturnedMessage) -> Void)?>(nil)
     private let state = Mutex(State())
 
     init(number: Int) { self.number = number }

@@ -1,0 +1,260 @@
+import AMQPWire
+import Foundation
+import Observability
+
+/// Consumes one queue for a service: declares it with its delay and error queues, runs up to
+/// `concurrency` handlers at once, and settles every message: ack after success, or moved
+/// (confirmed) to a delay or error queue and then acked, or requeued when moving it failed.
+final class QueueWorker: Sendable {
+    let registration: QueueRegistration
+    let service: MessagingService
+    let channel: AMQPChannel
+    let consumer: AMQPConsumer
+    /// Delays for this queue in milliseconds (none for RPC and broadcast queues).
+    let delays: [Int]
+    let errorQueue: String?
+
+    private init(
+        registration: QueueRegistration, service: MessagingService, channel: AMQPChannel, consumer: AMQPConsumer,
+        delays: [Int], errorQueue: String?
+    ) {
+        self.registration = registration
+        self.service = service
+        self.channel = channel
+        self.consumer = consumer
+        self.delays = delays
+        self.errorQueue = errorQueue
+    }
+
+    static func start(_ registration: QueueRegistration, service: MessagingService) async throws -> QueueWorker {
+        let config = service.configuration
+        let channel = try await service.connection.openChannel()
+        let queue = registration.queue
+        let durable = config.queueKind.arguments
+        var delays = config.retry.delayMilliseconds
+        var errorQueue: String? = Topology.errorQueue(for: queue)
+        switch registration.kind {
+        case .commands:
+            try await channel.declareQueue(queue, durable: true, arguments: durable)
+        case .subscription(let exchange, let routingKey, let broadcast):
+            try await channel.declareExchange(exchange, type: .topic, durable: true)
+            if broadcast {
+                // One queue per instance, gone with it; its failures share one durable error queue.
+                try await channel.declareQueue(queue, exclusive: true, autoDelete: true)
+                delays = []
+                errorQueue = Topology.errorQueue(
+                    for: Topology.eventQueue(subscriber: config.name, messageType: routingKey))
+            } else {
+                try await channel.declareQueue(queue, durable: true, arguments: durable)
+            }
+            try await channel.bindQueue(queue, to: exchange, routingKey: routingKey)
+        case .rpc:
+            // Exists only while a server consumes it, so a call with no server is returned at once.
+            try await channel.declareQueue(queue, autoDelete: true)
+            delays = []
+        }
+        for delay in delays {
+            try await channel.declareQueue(
+                Topology.delayQueue(for: queue, delayMilliseconds: delay), durable: true,
+                arguments: ["x-dead-letter-exchange": .string(""), "x-dead-letter-routing-key": .string(queue)])
+        }
+        if let errorQueue { try await channel.declareQueue(errorQueue, durable: true, arguments: durable) }
+        try await channel.setPrefetch(count: UInt16(config.concurrency))
+        let consumer = try await channel.consume(queue: queue, bufferCapacity: config.concurrency)
+        return QueueWorker(
+            registration: registration, service: service, channel: channel, consumer: consumer, delays: delays,
+            errorQueue: errorQueue)
+    }
+
+    /// Takes messages until the consumer ends (``stop()``), waits for handlers in flight, closes.
+    func run() async throws {
+        defer { Task { [channel] in try? await channel.close() } }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for try await delivery in consumer {
+                group.addTask { await self.process(delivery) }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Stops taking new messages; those already buffered and in flight are still handled.
+    func stop() {
+        Task { [consumer] in try? await consumer.cancel() }
+    }
+
+    // MARK: One message
+
+    private var logger: Logger { service.logger }
+    private var format: any WireFormat { service.configuration.format }
+
+    func process(_ delivery: AMQPDelivery) async {
+        let incoming = IncomingMessage(
+            body: delivery.body, properties: delivery.properties, exchange: delivery.exchange,
+            routingKey: delivery.routingKey)
+        let headers = delivery.properties.headers ?? [:]
+        let previousAttempts = headers[FailureHeaders.attempts]?.intValue ?? 0
+        let delayedAttempts = headers[FailureHeaders.delayedAttempts]?.intValue ?? 0
+        var log = logger
+        log[metadata: "queue"] = registration.queue
+        log[metadata: "message-id"] = delivery.properties.messageID ?? "(none)"
+
+        let metadata: MessageMetadata
+        do {
+            metadata = try format.metadata(of: incoming)
+        } catch {
+            await settleFailure(delivery, error, attempts: previousAttempts, delayedAttempts: delayedAttempts, log: log)
+            return
+        }
+        log[metadata: "type"] = metadata.messageType
+        guard let handler = registration.handlers[metadata.messageType] else {
+            let error = Rejected(
+                "no handler for message type '\(metadata.messageType)' on queue '\(registration.queue)'")
+            await settleFailure(delivery, error, attempts: previousAttempts, delayedAttempts: delayedAttempts, log: log)
+            return
+        }
+
+        let duration = service.metrics.histogram(
+            "messaging_handler_duration_seconds", help: "Handler run time",
+            labels: ["queue": registration.queue, "type": metadata.messageType])
+        let tries = handler.isRPC ? 1 : service.configuration.retry.immediateRetries + 1
+        var attempts = previousAttempts
+        var lastError: any Error = Rejected("not run")
+        for _ in 0..<tries {
+            attempts += 1
+            let context = MessageContext(
+                metadata: metadata, isRedelivery: delivery.redelivered || attempts > 1, attempt: attempts,
+                queue: registration.queue, logger: log)
+            do {
+                let result = try await duration.time { try await handler.run(incoming, context, format) }
+                if case .reply(let reply) = result {
+                    guard await sendReply(reply, for: delivery, log: log) else { return }
+                }
+                count("handled", metadata.messageType)
+                acknowledge(delivery, log: log)
+                return
+            } catch {
+                lastError = error
+                log.warning(
+                    "handler failed", metadata: ["attempt": String(attempts), "error": Self.describe(error)])
+                if error is any PermanentFailure { break }
+            }
+        }
+        if handler.isRPC {
+            let reply = RPCReply.failure(
+                type: Self.typeName(lastError), message: Self.describe(lastError), requestType: metadata.messageType,
+                correlationID: delivery.properties.correlationID)
+            count("failed", metadata.messageType)
+            if await sendReply(reply, for: delivery, log: log) { acknowledge(delivery, log: log) }
+            return
+        }
+        await settleFailure(delivery, lastError, attempts: attempts, delayedAttempts: delayedAttempts, log: log)
+    }
+
+    /// Moves a failed message to its next delay queue, or to the error queue when retrying cannot
+    /// help or the delays are used up; acks it once the broker confirmed the move.
+    private func settleFailure(
+        _ delivery: AMQPDelivery, _ error: any Error, attempts: Int, delayedAttempts: Int, log: Logger
+    ) async {
+        let type = delivery.properties.type ?? "(none)"
+        let permanent = error is any PermanentFailure || error is MessagingError
+        var properties = delivery.properties
+        var headers = properties.headers ?? [:]
+        let now = Self.timestamp(Date())
+        headers[FailureHeaders.attempts] = .int64(Int64(attempts))
+        headers[FailureHeaders.errorType] = .string(Self.typeName(error))
+        headers[FailureHeaders.errorMessage] = .string(String(Self.describe(error).prefix(2000)))
+        if headers[FailureHeaders.firstFailedAt] == nil { headers[FailureHeaders.firstFailedAt] = .string(now) }
+        if headers[FailureHeaders.originalQueue] == nil {
+            headers[FailureHeaders.originalQueue] = .string(registration.queue)
+            headers[FailureHeaders.originalExchange] = .string(delivery.exchange)
+            headers[FailureHeaders.originalRoutingKey] = .string(delivery.routingKey)
+        }
+        let target: String
+        let outcome: String
+        if !permanent && delayedAttempts < delays.count {
+            let delay = delays[delayedAttempts]
+            headers[FailureHeaders.delayedAttempts] = .int64(Int64(delayedAttempts + 1))
+            properties.expiration = String(delay)
+            target = Topology.delayQueue(for: registration.queue, delayMilliseconds: delay)
+            outcome = "delayed"
+        } else if let errorQueue {
+            headers[FailureHeaders.failedAt] = .string(now)
+            properties.expiration = nil
+            target = errorQueue
+            outcome = "failed"
+        } else {
+            // RPC requests that cannot be answered (no reply-to) have nowhere to go but back.
+            log.error("dropping a request that cannot be answered", metadata: ["error": Self.describe(error)])
+            acknowledge(delivery, log: log)
+            return
+        }
+        properties.headers = headers
+        do {
+            try await service.bus.publishConfirmed(
+                OutgoingMessage(body: delivery.body, properties: properties), exchange: "", routingKey: target,
+                mandatory: true, messageType: type)
+        } catch {
+            // Not moved, so not acked: the broker redelivers it later. Nothing is lost.
+            log.error(
+                "could not move the message to '\(target)'; requeueing it", metadata: ["error": "\(error)"])
+            try? delivery.reject(requeue: true)
+            return
+        }
+        count(outcome, type)
+        if outcome == "failed" {
+            log.error("moved to the error queue", metadata: ["error-queue": target, "error": Self.describe(error)])
+        } else {
+            log.notice("retrying later", metadata: ["delay-ms": properties.expiration ?? "?"])
+        }
+        acknowledge(delivery, log: log)
+    }
+
+    private func sendReply(_ reply: OutgoingMessage, for delivery: AMQPDelivery, log: Logger) async -> Bool {
+        guard let replyTo = delivery.properties.replyTo, !replyTo.isEmpty else {
+            log.warning("an RPC request without reply-to; its reply is dropped")
+            return true
+        }
+        do {
+            // Not mandatory: a caller that gave up (timed out, exited) is not an error here.
+            try await service.bus.publishConfirmed(
+                reply, exchange: "", routingKey: replyTo, mandatory: false,
+                messageType: reply.properties.type ?? "reply")
+            return true
+        } catch {
+            log.error("could not send the reply; requeueing the request", metadata: ["error": "\(error)"])
+            try? delivery.reject(requeue: true)
+            return false
+        }
+    }
+
+    private func acknowledge(_ delivery: AMQPDelivery, log: Logger) {
+        do {
+            try delivery.ack()
+        } catch {
+            // The connection was recovered in between: the broker redelivers it.
+            log.warning("could not ack; the broker will redeliver the message", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func count(_ outcome: String, _ type: String) {
+        service.metrics.counter(
+            "messaging_messages_total", help: "Messages consumed, by outcome",
+            labels: ["queue": registration.queue, "type": type, "outcome": outcome]
+        ).increment()
+    }
+
+    static func typeName(_ error: any Error) -> String {
+        if let error = error as? MessagingError { return "MessagingError.\(error.code)" }
+        return String(reflecting: type(of: error))
+    }
+
+    static func describe(_ error: any Error) -> String {
+        String(describing: error)
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+}
