@@ -50,7 +50,7 @@ let package = Package(
             name: "AMQPWireIntegrationTests", dependencies: ["AMQPWire"], swiftSettings: strict),
         .testTarget(
             name: "MessagingIntegrationTests", dependencies: ["Messaging", "EmailContracts", "AMQPWire"],
-            swiftSettings: strict),
+            exclude: ["Interop"], swiftSettings: strict),
         .testTarget(name: "POSIXSocketsTests", dependencies: ["POSIXSockets"], swiftSettings: strict),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability"], swiftSettings: strict),
         .testTarget(name: "AMQPCodegenTests", dependencies: ["AMQPCodegenCore"], swiftSettings: strict),

@@ -37,6 +37,14 @@ fi
 eval "$broker_env"
 echo "AMQP_URL=$AMQP_URL"
 
+step "preparing the Python peers for the interoperability tests (PyPI: PyMessagingFramework, Nameko)"
+if ! INTEROP_PYTHON=$(scripts/interop-venv.sh); then
+  echo "could not create the interop venv (scripts/interop-venv.sh)" >&2
+  exit 1
+fi
+export INTEROP_PYTHON
+echo "INTEROP_PYTHON=$INTEROP_PYTHON"
+
 step "checking formatting (swift format, .swift-format)"
 swift format lint --strict -r Sources Tests Package.swift || failures+=("formatting (run: swift format -i -r Sources Tests Package.swift)")
 

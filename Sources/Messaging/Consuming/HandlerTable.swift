@@ -24,6 +24,8 @@ struct QueueRegistration: Sendable {
 
     var queue: String
     var kind: Kind
+    /// How messages on this queue are encoded.
+    var format: any WireFormat
     var handlers: [String: AnyHandler] = [:]
 }
 

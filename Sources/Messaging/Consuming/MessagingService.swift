@@ -95,12 +95,14 @@ public final class MessagingService: Sendable {
 
     // MARK: Registration
 
-    /// Handles command `C` from this service's command queue.
+    /// Handles command `C` from this service's command queue, or from `queue` in `format` (for
+    /// example a tutorial's queue name in PyMessagingFramework's format; one queue, one format).
     public func handle<C: Command>(
-        _ type: C.Type, handler: @escaping @Sendable (C, MessageContext) async throws -> Void
+        _ type: C.Type, queue: String? = nil, format: (any WireFormat)? = nil,
+        handler: @escaping @Sendable (C, MessageContext) async throws -> Void
     ) {
-        let queue = configuration.commandQueue ?? Topology.commandQueue(service: configuration.name)
-        register(queue: queue, kind: .commands, handler: Self.erase(type, handler))
+        let queue = queue ?? configuration.commandQueue ?? Topology.commandQueue(service: configuration.name)
+        register(queue: queue, kind: .commands, format: format, handler: Self.erase(type, handler))
     }
 
     /// Subscribes to event `E`. By default one durable queue per service and event type shares
@@ -117,7 +119,7 @@ public final class MessagingService: Sendable {
             queue: queue,
             kind: .subscription(
                 exchange: Topology.eventExchange(source: E.source), routingKey: E.messageType, broadcast: broadcast),
-            handler: Self.erase(type, handler))
+            format: nil, handler: Self.erase(type, handler))
     }
 
     /// Answers remote procedure `R`. A thrown error goes back to the caller as a remote error
@@ -137,7 +139,7 @@ public final class MessagingService: Sendable {
                 try RPCReply.success(
                     reply, requestType: R.messageType, correlationID: message.properties.correlationID))
         }
-        register(queue: Topology.rpcQueue(service: configuration.name), kind: .rpc, handler: erased)
+        register(queue: Topology.rpcQueue(service: configuration.name), kind: .rpc, format: nil, handler: erased)
     }
 
     private static func erase<M: MessageContract>(
@@ -155,14 +157,22 @@ public final class MessagingService: Sendable {
         }
     }
 
-    private func register(queue: String, kind: QueueRegistration.Kind, handler: AnyHandler) {
+    private func register(
+        queue: String, kind: QueueRegistration.Kind, format: (any WireFormat)?, handler: AnyHandler
+    ) {
+        let format = format ?? configuration.format
         state.withLock { s in
             if s.running {
                 s.registrationError = MessagingError(
                     .invalidConfiguration, "\(handler.messageType) was registered after run() started")
                 return
             }
-            var registration = s.registrations[queue] ?? QueueRegistration(queue: queue, kind: kind)
+            var registration =
+                s.registrations[queue] ?? QueueRegistration(queue: queue, kind: kind, format: format)
+            if type(of: registration.format) != type(of: format) {
+                s.registrationError = MessagingError(
+                    .invalidConfiguration, "queue '\(queue)' was registered with two wire formats")
+            }
             if registration.handlers[handler.messageType] != nil {
                 s.registrationError = MessagingError(
                     .invalidConfiguration, "\(handler.messageType) has two handlers on queue '\(queue)'")

@@ -85,7 +85,7 @@ final class QueueWorker: Sendable {
     // MARK: One message
 
     private var logger: Logger { service.logger }
-    private var format: any WireFormat { service.configuration.format }
+    private var format: any WireFormat { registration.format }
 
     func process(_ delivery: AMQPDelivery) async {
         let incoming = IncomingMessage(

@@ -77,11 +77,16 @@ public final class MessageBus: Sendable {
     /// to confirm it. Throws `.unroutable` when that queue does not exist, `.nacked` when the
     /// broker refuses the message, and the AMQP error when the connection fails first (after a
     /// recovery the outcome is unknown: ``AMQPError/Code/confirmOutcomeUnknown``).
-    public func send<C: Command>(_ command: C, queue: String? = nil, metadata: MessageMetadata? = nil) async throws {
+    ///
+    /// `queue` and `format` override the destination and the bus's format for this one command,
+    /// e.g. to reach a PyMessagingFramework service by its queue name.
+    public func send<C: Command>(
+        _ command: C, queue: String? = nil, format: (any WireFormat)? = nil, metadata: MessageMetadata? = nil
+    ) async throws {
         let target = queue ?? Topology.commandQueue(service: C.destination)
         var metadata = metadata ?? MessageMetadata(messageType: C.messageType)
         metadata.appID = metadata.appID ?? serviceName
-        let message = try format.encode(command, metadata: metadata)
+        let message = try (format ?? self.format).encode(command, metadata: metadata)
         try await publishConfirmed(
             message, exchange: "", routingKey: target, mandatory: true, messageType: C.messageType)
     }
