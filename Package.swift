@@ -33,9 +33,16 @@ let package = Package(
         .target(name: "Observability", swiftSettings: strict),
         // Typed commands, events and RPC over AMQPWire.
         .target(name: "Messaging", dependencies: ["AMQPWire", "Observability"], swiftSettings: strict),
+        // What both services need: options from flags and environment, broker settings, signals.
+        .target(name: "ServiceSupport", dependencies: ["AMQPWire"], swiftSettings: strict),
         // The email service's commands, RPC and events: the library other services link.
         .target(name: "EmailContracts", dependencies: ["Messaging"], swiftSettings: strict),
-        .executableTarget(name: "EmailService", dependencies: ["Messaging"], swiftSettings: strict),
+        // The email service's logic (configuration, journal, handlers), tested without the executable.
+        .target(
+            name: "EmailServiceCore",
+            dependencies: ["Messaging", "EmailContracts", "ServiceSupport", "Observability"],
+            swiftSettings: strict),
+        .executableTarget(name: "EmailService", dependencies: ["EmailServiceCore"], swiftSettings: strict),
         .executableTarget(name: "WebService", dependencies: ["Messaging"], swiftSettings: strict),
         // Throughput benchmark, side by side with other clients through ../shared/bench/compare.
         .executableTarget(name: "AMQPBench", dependencies: ["AMQPWire"], swiftSettings: strict),
@@ -51,6 +58,9 @@ let package = Package(
         .testTarget(
             name: "MessagingIntegrationTests", dependencies: ["Messaging", "EmailContracts", "AMQPWire"],
             exclude: ["Interop"], swiftSettings: strict),
+        .testTarget(
+            name: "EmailServiceTests", dependencies: ["EmailServiceCore", "ServiceSupport", "AMQPWire"],
+            swiftSettings: strict),
         .testTarget(name: "POSIXSocketsTests", dependencies: ["POSIXSockets"], swiftSettings: strict),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability"], swiftSettings: strict),
         .testTarget(name: "AMQPCodegenTests", dependencies: ["AMQPCodegenCore"], swiftSettings: strict),

@@ -1,0 +1,35 @@
+import Dispatch
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Runs `body` until it returns or SIGTERM/SIGINT arrives; a signal cancels it, so `run()` loops
+/// inside stop taking work, finish what is in flight, and return. A second signal exits at once.
+public func runUntilSignalled(_ body: @escaping @Sendable () async throws -> Void) async throws {
+    let task = Task { try await body() }
+    let queue = DispatchQueue(label: "shutdown-signals")
+    var sources: [any DispatchSourceSignal] = []
+    for signalNumber in [SIGTERM, SIGINT] {
+        signal(signalNumber, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+        let received = SignalCount()
+        source.setEventHandler {
+            if received.increment() > 1 { exit(130) }
+            task.cancel()
+        }
+        source.resume()
+        sources.append(source)
+    }
+    defer { for source in sources { source.cancel() } }
+    try await task.value
+}
+
+/// Counts signals on the signal queue (one queue, so no lock is needed, but the type must be Sendable).
+private final class SignalCount: @unchecked Sendable {
+    private var count = 0
+    func increment() -> Int {
+        count += 1
+        return count
+    }
+}
