@@ -61,6 +61,7 @@ let package = Package(
         .testTarget(
             name: "EmailServiceTests", dependencies: ["EmailServiceCore", "ServiceSupport", "AMQPWire"],
             swiftSettings: strict),
+        .testTarget(name: "MessagingTests", dependencies: ["Messaging"], swiftSettings: strict),
         .testTarget(name: "POSIXSocketsTests", dependencies: ["POSIXSockets"], swiftSettings: strict),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability"], swiftSettings: strict),
         .testTarget(name: "AMQPCodegenTests", dependencies: ["AMQPCodegenCore"], swiftSettings: strict),
