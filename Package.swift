@@ -43,7 +43,12 @@ let package = Package(
             dependencies: ["Messaging", "EmailContracts", "ServiceSupport", "Observability"],
             swiftSettings: strict),
         .executableTarget(name: "EmailService", dependencies: ["EmailServiceCore"], swiftSettings: strict),
-        .executableTarget(name: "WebService", dependencies: ["Messaging"], swiftSettings: strict),
+        // The web service's logic (outbox, pages, API), tested without the executable.
+        .target(
+            name: "WebServiceCore",
+            dependencies: ["Messaging", "EmailContracts", "ServiceSupport", "Observability"],
+            swiftSettings: strict),
+        .executableTarget(name: "WebService", dependencies: ["WebServiceCore"], swiftSettings: strict),
         // Throughput benchmark, side by side with other clients through ../shared/bench/compare.
         .executableTarget(name: "AMQPBench", dependencies: ["AMQPWire"], swiftSettings: strict),
         // Codec micro-benchmarks (time and allocations per operation; scripts/bench-codec.sh).
@@ -61,6 +66,8 @@ let package = Package(
         .testTarget(
             name: "EmailServiceTests", dependencies: ["EmailServiceCore", "ServiceSupport", "AMQPWire"],
             swiftSettings: strict),
+        .testTarget(
+            name: "WebServiceTests", dependencies: ["WebServiceCore", "EmailContracts"], swiftSettings: strict),
         .testTarget(name: "MessagingTests", dependencies: ["Messaging"], swiftSettings: strict),
         .testTarget(name: "POSIXSocketsTests", dependencies: ["POSIXSockets"], swiftSettings: strict),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability"], swiftSettings: strict),
