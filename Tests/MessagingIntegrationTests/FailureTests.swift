@@ -24,11 +24,13 @@ import Testing
         try await TestRouting.$service.withValue(name) {
             let connection = try await TestBroker.connect()
             let attempts = Inbox<Int>()
+            let lastAttempts = Inbox<Int>()
             let service = try await MessagingService.start(
                 connection: connection, configuration: .init(name: name, retry: Self.fastRetry),
                 logger: MemoryLog().logger)
             service.handle(Ping.self) { _, context in
                 attempts.add(context.attempt)
+                if context.isLastAttempt { lastAttempts.add(context.attempt) }
                 throw Boom()
             }
             let running = launch(service)
@@ -40,6 +42,7 @@ import Testing
             let failed = try await Self.take(from: Topology.errorQueue(for: name), connection: connection)
             // (1 + 1 immediate retry) × (1 + 2 delayed rounds)
             #expect(attempts.values == [1, 2, 3, 4, 5, 6])
+            #expect(lastAttempts.values == [6])
             let headers = try #require(failed.properties.headers)
             #expect(headers[FailureHeaders.attempts]?.intValue == 6)
             #expect(headers[FailureHeaders.delayedAttempts]?.intValue == 2)

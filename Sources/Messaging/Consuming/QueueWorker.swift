@@ -119,11 +119,12 @@ final class QueueWorker: Sendable {
         let tries = handler.isRPC ? 1 : service.configuration.retry.immediateRetries + 1
         var attempts = previousAttempts
         var lastError: any Error = Rejected("not run")
-        for _ in 0..<tries {
+        for attempt in 0..<tries {
             attempts += 1
             let context = MessageContext(
                 metadata: metadata, isRedelivery: delivery.redelivered || attempts > 1, attempt: attempts,
-                queue: registration.queue, logger: log)
+                queue: registration.queue, logger: log,
+                isLastAttempt: handler.isRPC || (attempt == tries - 1 && delayedAttempts >= delays.count))
             do {
                 let result = try await duration.time { try await handler.run(incoming, context, format) }
                 if case .reply(let reply) = result {

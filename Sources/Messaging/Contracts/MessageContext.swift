@@ -44,13 +44,20 @@ public struct MessageContext: Sendable {
     public var queue: String
     /// A logger with the message id, type and queue as metadata.
     public var logger: Logger
+    /// True when a failure now sends the message to the error queue (no retry is left), so a
+    /// handler can report a final failure (e.g. publish a "failed for good" event).
+    public var isLastAttempt: Bool
 
-    public init(metadata: MessageMetadata, isRedelivery: Bool, attempt: Int, queue: String, logger: Logger) {
+    public init(
+        metadata: MessageMetadata, isRedelivery: Bool, attempt: Int, queue: String, logger: Logger,
+        isLastAttempt: Bool = false
+    ) {
         self.metadata = metadata
         self.isRedelivery = isRedelivery
         self.attempt = attempt
         self.queue = queue
         self.logger = logger
+        self.isLastAttempt = isLastAttempt
     }
 
     /// Metadata for a message published because of this one: same correlation and trace, this

@@ -136,7 +136,8 @@ public final class InMemoryMessaging: MessageSender, HandlerRegistry {
         guard let handler = state.withLock({ $0.responders[R.messageType] }) else {
             throw MessagingError(.unroutable, "no service answers \(R.messageType)")
         }
-        let context = try self.context(for: message, attempt: 1)
+        var context = try self.context(for: message, attempt: 1)
+        context.isLastAttempt = true
         do {
             let reply = try await handler.run(message, context)
             record(handled: R.messageType, message)
@@ -177,11 +178,13 @@ public final class InMemoryMessaging: MessageSender, HandlerRegistry {
         let tries = retry.immediateRetries + 1
         var attempt = 0
         var lastError: any Error = Rejected("not run")
-        rounds: for _ in 0..<rounds {
-            for _ in 0..<tries {
+        rounds: for round in 0..<rounds {
+            for try_ in 0..<tries {
                 attempt += 1
                 do {
-                    _ = try await handler.run(message, try context(for: message, attempt: attempt))
+                    var context = try context(for: message, attempt: attempt)
+                    context.isLastAttempt = round == rounds - 1 && try_ == tries - 1
+                    _ = try await handler.run(message, context)
                     record(handled: type, message)
                     return
                 } catch {
