@@ -17,6 +17,7 @@ let package = Package(
     products: [
         .library(name: "AMQPWire", targets: ["AMQPWire"]),
         .library(name: "Messaging", targets: ["Messaging"]),
+        .library(name: "Mail", targets: ["Mail"]),
         .executable(name: "email-service", targets: ["EmailService"]),
         .executable(name: "web-service", targets: ["WebService"]),
         .executable(name: "amqp-codegen", targets: ["AMQPCodegen"]),
@@ -32,6 +33,8 @@ let package = Package(
         .target(name: "Observability", swiftSettings: strict),
         // Typed commands, events and RPC over AMQPWire.
         .target(name: "Messaging", dependencies: ["AMQPWire", "Observability"], swiftSettings: strict),
+        // Email: address validation, RFC 5322/MIME messages, the SMTP client, transports.
+        .target(name: "Mail", dependencies: ["POSIXSockets", "Observability"], swiftSettings: strict),
         .executableTarget(name: "EmailService", dependencies: ["Messaging"], swiftSettings: strict),
         .executableTarget(name: "WebService", dependencies: ["Messaging"], swiftSettings: strict),
         // Throughput benchmark, side by side with other clients through ../shared/bench/compare.
@@ -46,6 +49,9 @@ let package = Package(
         .testTarget(
             name: "AMQPWireIntegrationTests", dependencies: ["AMQPWire"], swiftSettings: strict),
         .testTarget(name: "POSIXSocketsTests", dependencies: ["POSIXSockets"], swiftSettings: strict),
+        .testTarget(
+            name: "MailTests", dependencies: ["Mail", "POSIXSockets"], exclude: ["Servers"],
+            swiftSettings: strict),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability"], swiftSettings: strict),
         .testTarget(name: "AMQPCodegenTests", dependencies: ["AMQPCodegenCore"], swiftSettings: strict),
     ],
