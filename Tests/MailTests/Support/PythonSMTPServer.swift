@@ -32,10 +32,10 @@ final class PythonSMTPServer: @unchecked Sendable {
         let server = try await start(script, arguments)
         do {
             let result = try await body(server)
-            server.stop()
+            await server.stop()
             return result
         } catch {
-            server.stop()
+            await server.stop()
             throw error
         }
     }
@@ -96,16 +96,22 @@ final class PythonSMTPServer: @unchecked Sendable {
         return PythonSMTPServer(port: port, folder: folder, process: process, stdin: stdin)
     }
 
-    /// Closes the server's stdin (it exits), waits for it, and removes its folder.
-    func stop() {
+    /// Closes the server's stdin (it exits), waits for it on a thread of its own (not the
+    /// cooperative pool), and removes its folder. SIGTERM if it has not exited within 5 seconds.
+    func stop() async {
         try? stdin.fileHandleForWriting.close()
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread { [self] in
+                let deadline = Date().addingTimeInterval(5)
+                while process.isRunning && Date() < deadline { usleep(10_000) }
+                if process.isRunning {
+                    process.terminate()
+                    process.waitUntilExit()
+                }
+                try? FileManager.default.removeItem(at: folder)
+                continuation.resume()
+            }.start()
         }
-        try? FileManager.default.removeItem(at: folder)
     }
 
     /// The server's log (stderr), for failure messages.
