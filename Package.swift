@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "AMQPWire", targets: ["AMQPWire"]),
         .library(name: "Messaging", targets: ["Messaging"]),
         .library(name: "EmailContracts", targets: ["EmailContracts"]),
+        .library(name: "Mail", targets: ["Mail"]),
         .executable(name: "email-service", targets: ["EmailService"]),
         .executable(name: "web-service", targets: ["WebService"]),
         .executable(name: "amqp-codegen", targets: ["AMQPCodegen"]),
@@ -33,6 +34,8 @@ let package = Package(
         .target(name: "Observability", swiftSettings: strict),
         // Typed commands, events and RPC over AMQPWire.
         .target(name: "Messaging", dependencies: ["AMQPWire", "Observability"], swiftSettings: strict),
+        // Email: address validation, RFC 5322/MIME messages, the SMTP client, transports.
+        .target(name: "Mail", dependencies: ["POSIXSockets", "Observability"], swiftSettings: strict),
         // What both services need: options from flags and environment, broker settings, signals.
         .target(name: "ServiceSupport", dependencies: ["AMQPWire"], swiftSettings: strict),
         // The email service's commands, RPC and events: the library other services link.
@@ -40,13 +43,13 @@ let package = Package(
         // The email service's logic (configuration, journal, handlers), tested without the executable.
         .target(
             name: "EmailServiceCore",
-            dependencies: ["Messaging", "EmailContracts", "ServiceSupport", "Observability"],
+            dependencies: ["Messaging", "EmailContracts", "Mail", "ServiceSupport", "Observability"],
             swiftSettings: strict),
         .executableTarget(name: "EmailService", dependencies: ["EmailServiceCore"], swiftSettings: strict),
         // The web service's logic (outbox, pages, API), tested without the executable.
         .target(
             name: "WebServiceCore",
-            dependencies: ["Messaging", "EmailContracts", "ServiceSupport", "Observability"],
+            dependencies: ["Messaging", "EmailContracts", "Mail", "ServiceSupport", "Observability"],
             swiftSettings: strict),
         .executableTarget(name: "WebService", dependencies: ["WebServiceCore"], swiftSettings: strict),
         // Throughput benchmark, side by side with other clients through ../shared/bench/compare.
@@ -70,6 +73,9 @@ let package = Package(
             name: "WebServiceTests", dependencies: ["WebServiceCore", "EmailContracts"], swiftSettings: strict),
         .testTarget(name: "MessagingTests", dependencies: ["Messaging"], swiftSettings: strict),
         .testTarget(name: "POSIXSocketsTests", dependencies: ["POSIXSockets"], swiftSettings: strict),
+        .testTarget(
+            name: "MailTests", dependencies: ["Mail", "POSIXSockets"], exclude: ["Servers"],
+            swiftSettings: strict),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability"], swiftSettings: strict),
         .testTarget(name: "AMQPCodegenTests", dependencies: ["AMQPCodegenCore"], swiftSettings: strict),
     ],

@@ -3,8 +3,9 @@
 #
 #   scripts/test.sh
 #
-# Installs rabbitmq-server from the OS packages when missing, starts a private broker (its own node
-# name, port and data folder; never a system-wide one), exports AMQP_URL, builds, runs all tests
+# Installs rabbitmq-server and python3-aiosmtpd (the Mail tests' SMTP server) from the OS packages
+# when missing, starts a private broker (its own node name, port and data folder; never a
+# system-wide one), exports AMQP_URL, builds, runs all tests
 # (unit, fake broker, integration against the broker, then the Isolated suites on their own),
 # fuzzes the codec for a bounded time, and stops the broker even when something fails.
 #
@@ -44,6 +45,16 @@ if ! INTEROP_PYTHON=$(scripts/interop-venv.sh); then
 fi
 export INTEROP_PYTHON
 echo "INTEROP_PYTHON=$INTEROP_PYTHON"
+
+# The Mail tests run a real SMTP server: aiosmtpd from the OS packages, under Debian's python3.
+if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
+  step "installing python3-aiosmtpd (the SMTP server the Mail tests run)"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  { $sudo apt-get update -qq && $sudo apt-get install -y -qq python3-aiosmtpd; } \
+    || echo "could not install python3-aiosmtpd: the Mail SMTP tests will fail" >&2
+fi
 
 step "checking formatting (swift format, .swift-format)"
 swift format lint --strict -r Sources Tests Package.swift || failures+=("formatting (run: swift format -i -r Sources Tests Package.swift)")
