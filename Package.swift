@@ -67,7 +67,8 @@ let package = Package(
             name: "MessagingIntegrationTests", dependencies: ["Messaging", "EmailContracts", "AMQPWire"],
             exclude: ["Interop"], swiftSettings: strict),
         .testTarget(
-            name: "EmailServiceTests", dependencies: ["EmailServiceCore", "ServiceSupport", "AMQPWire"],
+            name: "EmailServiceTests",
+            dependencies: ["EmailServiceCore", "EmailContracts", "Mail", "Messaging", "ServiceSupport", "AMQPWire"],
             swiftSettings: strict),
         .testTarget(
             name: "WebServiceTests", dependencies: ["WebServiceCore", "EmailContracts"], swiftSettings: strict),

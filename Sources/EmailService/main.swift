@@ -1,1 +1,6 @@
-print("email-service: not yet implemented")
+import EmailServiceCore
+import Foundation
+
+let status = await EmailServiceApp.main(
+    arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+exit(status)

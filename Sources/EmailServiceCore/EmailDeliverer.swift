@@ -22,6 +22,7 @@ public struct EmailDeliverer: Sendable {
     public var sender: String
     public var events: any MessageSender
     public var metrics: MetricsRegistry
+    private let gate = KeyedGate()
 
     public init(
         transport: any MailTransport, journal: DeliveryJournal, sender: String, events: any MessageSender,
@@ -47,6 +48,10 @@ public struct EmailDeliverer: Sendable {
     }
 
     public func deliver(_ command: SendEmail, context: MessageContext) async throws -> EmailDeliveryOutcome {
+        try await gate.withKey(context.metadata.messageID) { try await deliverAlone(command, context: context) }
+    }
+
+    private func deliverAlone(_ command: SendEmail, context: MessageContext) async throws -> EmailDeliveryOutcome {
         let id = context.metadata.messageID
         var log = context.logger
         log[metadata: "email-id"] = id
