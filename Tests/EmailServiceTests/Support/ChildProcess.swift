@@ -1,0 +1,108 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// A program the test starts (the built `email-service`, a Python SMTP server): its output lines
+/// are collected on a thread of its own, its exit is awaited without blocking Swift concurrency's
+/// threads, and it is killed if the test forgets to stop it.
+final class ChildProcess: Sendable {
+    private final class Shared: Sendable {
+        let output = Mutex<[String]>([])
+        let exited = Mutex<(status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
+    }
+
+    private let shared = Shared()
+    private let process: Process
+    private let stdin = Pipe()
+
+    /// The repository (three levels up from this file).
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    /// A built product in .build/debug (built by `swift build --build-tests`).
+    static func product(_ name: String) throws -> String {
+        let path = repository.appendingPathComponent(".build/debug/\(name)").path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            Issue.record("\(path) is missing: build with `swift build --build-tests` first (scripts/test.sh does)")
+            throw CocoaError(.fileNoSuchFile)
+        }
+        return path
+    }
+
+    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = stdin
+        let shared = self.shared
+        process.terminationHandler = { process in
+            let waiters = shared.exited.withLock { state in
+                state.status = process.terminationStatus
+                defer { state.waiters.removeAll() }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume(returning: process.terminationStatus) }
+        }
+        try process.run()
+        Thread {
+            var pending = Data()
+            while true {
+                let chunk = pipe.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                pending.append(chunk)
+                while let newline = pending.firstIndex(of: 0x0A) {
+                    let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                    shared.output.withLock { $0.append(line) }
+                    pending.removeSubrange(pending.startIndex...newline)
+                }
+            }
+        }.start()
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+    }
+
+    var lines: [String] { shared.output.withLock { $0 } }
+
+    /// Waits until a line containing `text` appeared; returns it.
+    @discardableResult
+    func waitForLine(containing text: String, timeout: Duration = .seconds(30)) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let line = lines.first(where: { $0.contains(text) }) { return line }
+            guard ContinuousClock.now < deadline, process.isRunning || lines.contains(where: { $0.contains(text) })
+            else {
+                Issue.record("no line containing '\(text)'; output:\n\(lines.joined(separator: "\n"))")
+                throw CocoaError(.fileReadUnknown)
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Closes the process's stdin (the test SMTP servers exit on that).
+    func closeInput() { try? stdin.fileHandleForWriting.close() }
+
+    /// Waits for the process to end and returns its exit status; kills it after `timeout`.
+    func waitForExit(timeout: Duration = .seconds(30)) async -> Int32 {
+        let killer = Task { [process] in
+            try await Task.sleep(for: timeout)
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        defer { killer.cancel() }
+        return await withCheckedContinuation { continuation in
+            let status = shared.exited.withLock { state -> Int32? in
+                if let status = state.status { return status }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let status { continuation.resume(returning: status) }
+        }
+    }
+}
