@@ -280,6 +280,17 @@ package final class Socket {
         #endif
     }
 
+    /// Stops sending only (a FIN to the peer), still reading: for a server that answers and then
+    /// reads what the client was still sending, so closing does not reset the answer away.
+    package func shutdownWrite() {
+        guard fd >= 0 else { return }
+        #if canImport(Glibc)
+            _ = Glibc.shutdown(fd, Int32(SHUT_WR))
+        #else
+            _ = Darwin.shutdown(fd, SHUT_WR)
+        #endif
+    }
+
     package func close() {
         guard fd >= 0 else { return }
         _ = systemClose(fd)
