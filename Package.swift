@@ -19,11 +19,13 @@ let package = Package(
         .library(name: "Messaging", targets: ["Messaging"]),
         .library(name: "EmailContracts", targets: ["EmailContracts"]),
         .library(name: "Mail", targets: ["Mail"]),
+        .library(name: "HTTPServer", targets: ["HTTPServer"]),
         .executable(name: "email-service", targets: ["EmailService"]),
         .executable(name: "web-service", targets: ["WebService"]),
         .executable(name: "amqp-codegen", targets: ["AMQPCodegen"]),
         .executable(name: "amqp-bench", targets: ["AMQPBench"]),
         .executable(name: "amqp-codec-bench", targets: ["AMQPCodecBench"]),
+        .executable(name: "http-bench-server", targets: ["HTTPBenchServer"]),
     ],
     targets: [
         // The AMQP 0-9-1 client: codec, state machines, sockets, async channel API.
@@ -34,6 +36,10 @@ let package = Package(
         .target(name: "Observability", swiftSettings: strict),
         // Typed commands, events and RPC over AMQPWire.
         .target(name: "Messaging", dependencies: ["AMQPWire", "Observability"], swiftSettings: strict),
+        // HTTP/1.1 server (event loop thread, router, forms, limits), for the web service and others.
+        .target(name: "HTTPServer", dependencies: ["POSIXSockets", "Observability"], swiftSettings: strict),
+        // Serves /health and /form for scripts/bench-http.sh (wrk).
+        .executableTarget(name: "HTTPBenchServer", dependencies: ["HTTPServer"], swiftSettings: strict),
         // Email: address validation, RFC 5322/MIME messages, the SMTP client, transports.
         .target(name: "Mail", dependencies: ["POSIXSockets", "Observability"], swiftSettings: strict),
         // What both services need: options from flags and environment, broker settings, signals.
@@ -77,6 +83,7 @@ let package = Package(
         .testTarget(
             name: "MailTests", dependencies: ["Mail", "POSIXSockets"], exclude: ["Servers"],
             swiftSettings: strict),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "POSIXSockets"], swiftSettings: strict),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability"], swiftSettings: strict),
         .testTarget(name: "AMQPCodegenTests", dependencies: ["AMQPCodegenCore"], swiftSettings: strict),
     ],
