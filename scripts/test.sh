@@ -7,9 +7,11 @@
 # when missing, starts a private broker (its own node name, port and data folder; never a
 # system-wide one), exports AMQP_URL, builds, runs all tests
 # (unit, fake broker, integration against the broker, then the Isolated suites on their own),
-# fuzzes the codec for a bounded time, and stops the broker even when something fails.
+# fuzzes the codec and the HTTP request parser for a bounded time, and stops the broker even when
+# something fails.
 #
-# Environment: FUZZ_SECONDS (default 60; 0 skips the fuzz run).
+# Environment: FUZZ_SECONDS (default 60; 0 skips the fuzz runs), shared by the two fuzzers: each
+# runs for three quarters of it.
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -75,9 +77,17 @@ step "isolated tests (broker-wide faults, heartbeat timing)"
 swift test --skip-build --filter Isolated || failures+=("isolated tests")
 
 fuzz_seconds=${FUZZ_SECONDS:-60}
-if [ "$fuzz_seconds" -gt 0 ] && [ -x scripts/fuzz.sh ]; then
-  step "fuzzing the frame decoder for ${fuzz_seconds}s"
-  scripts/fuzz.sh "$fuzz_seconds" || failures+=("fuzzing")
+if [ "$fuzz_seconds" -gt 0 ]; then
+  # Two fuzzers share the budget: each runs for three quarters of it (45 s of the default 60).
+  each=$(( (fuzz_seconds * 3 + 3) / 4 ))
+  if [ -x scripts/fuzz.sh ]; then
+    step "fuzzing the frame decoder for ${each}s"
+    scripts/fuzz.sh "$each" || failures+=("fuzzing the frame decoder")
+  fi
+  if [ -x scripts/fuzz-http.sh ]; then
+    step "fuzzing the HTTP request parser for ${each}s"
+    scripts/fuzz-http.sh "$each" || failures+=("fuzzing the HTTP parser")
+  fi
 fi
 
 if [ ${#failures[@]} -gt 0 ]; then
