@@ -32,7 +32,10 @@ import Testing
         ("seed-http10", "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"),
         ("seed-absolute", "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\nGET http://h/x HTTP/1.1\r\nHost: h\r\n\r\n"),
         ("seed-smuggle-cl-te", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"),
-        ("seed-smuggle-two-lengths", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"),
+        (
+            "seed-smuggle-two-lengths",
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"
+        ),
         ("seed-obs-fold", "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n"),
         ("seed-version", "GET / HTTP/2.0\r\nHost: h\r\n\r\n"),
     ]
@@ -48,7 +51,8 @@ import Testing
         for file in files {
             let bytes = try [UInt8](Data(contentsOf: file))
             for limits in [
-                HTTPRequestLimits(maxRequestTargetLength: 64, maxHeaderBytes: 256, maxHeaderCount: 8, maxBodyBytes: 128),
+                HTTPRequestLimits(
+                    maxRequestTargetLength: 64, maxHeaderBytes: 256, maxHeaderCount: 8, maxBodyBytes: 128),
                 HTTPRequestLimits(),
             ] {
                 #expect(throws: Never.self, "\(file.lastPathComponent)") {

@@ -26,6 +26,7 @@ import Testing
             return .text("to=\(form["to"] ?? "") subject=\(form["subject"] ?? "")")
         }
         router.get("/json") { _ in try .json(["status": "ok"]) }
+        router.get("/big") { _ in .text(String(repeating: "b", count: 4096)) }
         return router
     }
 
@@ -56,6 +57,31 @@ import Testing
                 #expect(response.text == "\(delay)")
             }
             client.close()
+        }
+    }
+
+    @Test func manyPipelinedRequestsWithLargeResponsesAllGetAnswered() async throws {
+        // 200 responses of 4 KB are far more than the output the server buffers per connection:
+        // it must stop parsing while the client is behind, and start again once it reads.
+        try await withTestServer(router: Self.router()) { server in
+            let client = try await RawClient.connect(port: server.port)
+            try await client.send(String(repeating: "GET /big HTTP/1.1\r\nHost: t\r\n\r\n", count: 200))
+            try await Task.sleep(for: .milliseconds(200))
+            for _ in 0..<200 {
+                #expect(try await client.readResponse()?.body.count == 4096)
+            }
+            client.close()
+        }
+    }
+
+    @Test func clientThatShutsDownItsSideStillGetsEveryAnswer() async throws {
+        try await withTestServer(router: Self.router()) { server in
+            let client = try await RawClient.connect(port: server.port)
+            try await client.send(Self.get + "GET /sleep/100 HTTP/1.1\r\nHost: t\r\n\r\n")
+            client.shutdownWrite()
+            #expect(try await client.readResponse()?.text == "hello")
+            #expect(try await client.readResponse()?.text == "100")
+            #expect(try await client.readToEnd().isEmpty)
         }
     }
 

@@ -58,6 +58,8 @@ final class EventLoop: @unchecked Sendable {
     private let readChunk: UnsafeMutableRawBufferPointer
     private var now = ContinuousClock.now
     private var onFinish: (@Sendable () -> Void)?
+    /// `http_requests_total` by status, looked up once each.
+    private var requestCounters: [Int: Counter] = [:]
 
     init(
         listener: Socket, configuration: HTTPServer.Configuration, handler: @escaping HTTPHandler, logger: Logger,
@@ -176,6 +178,10 @@ final class EventLoop: @unchecked Sendable {
             if events & Int32(POLLOUT | POLLERR | POLLHUP) != 0 && connection.pendingOutput > 0 {
                 flush(connection)
                 guard connections[connection.id] != nil else { continue }
+                // Requests already buffered may have waited for the output to drain: no read
+                // event will come for them.
+                process(connection)
+                guard connections[connection.id] != nil else { continue }
             }
             if events & Int32(POLLIN | POLLERR | POLLHUP) != 0 {
                 if connection.wantsRead {
@@ -262,12 +268,13 @@ final class EventLoop: @unchecked Sendable {
             case .wouldBlock:
                 return
             case .closed:
-                if connection.isLingering || connection.parser.phase != .idle {
-                    // Done lingering, or the client gave up half-way through a request.
+                if connection.isLingering {
                     close(connection)
                 } else {
+                    // Answer what is already buffered (a client may send its requests and shut down
+                    // its side at once), then close.
                     connection.inputClosed = true
-                    if !connection.handling && connection.pendingOutput == 0 { close(connection) }
+                    process(connection)
                 }
                 return
             case .failed:
@@ -286,6 +293,7 @@ final class EventLoop: @unchecked Sendable {
         {
             switch connection.parser.next() {
             case .needMoreBytes:
+                if connection.inputClosed { connection.closeAfterWrite = true }  // no more bytes will come
                 notePhase(connection)
                 flush(connection)
                 return
@@ -353,7 +361,6 @@ final class EventLoop: @unchecked Sendable {
             && !response.headers.containsToken("close", in: "Connection")
         respond(to: connection, with: response, keepAlive: keepAlive)
         connection.phaseStart = now  // the idle time starts now
-        if connection.inputClosed && connection.parser.bufferedByteCount == 0 { connection.closeAfterWrite = true }
         process(connection)
     }
 
@@ -371,7 +378,15 @@ final class EventLoop: @unchecked Sendable {
                 HTTPError(.internalServerError).response, framing: framing, date: dates.current(),
                 serverName: serverName, into: &connection.output)
         }
-        metrics?.requests(status: status.code).increment()
+        if let metrics {
+            if let counter = requestCounters[status.code] {
+                counter.increment()
+            } else {
+                let counter = metrics.requests(status: status.code)
+                requestCounters[status.code] = counter
+                counter.increment()
+            }
+        }
         if !keepAlive { connection.closeAfterWrite = true }
         connection.requestIsHead = false
     }
@@ -398,11 +413,7 @@ final class EventLoop: @unchecked Sendable {
             connection.output.removeAll(keepingCapacity: connection.output.capacity <= 1 << 20)
             connection.outputOffset = 0
         }
-        if connection.closeAfterWrite && !connection.isLingering {
-            linger(connection)
-        } else if connection.inputClosed && !connection.handling && connection.parser.bufferedByteCount == 0 {
-            close(connection)
-        }
+        if connection.closeAfterWrite && !connection.isLingering { linger(connection) }
     }
 
     private func linger(_ connection: Connection) {

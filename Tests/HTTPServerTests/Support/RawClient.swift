@@ -76,6 +76,8 @@ final class RawClient: @unchecked Sendable {
 
     func close() { socket.close() }
 
+    func shutdownWrite() { socket.shutdownWrite() }
+
     /// Reads more into the buffer; false at end of stream (a reset counts as the end too).
     private func fill(deadline: ContinuousClock.Instant) throws -> Bool {
         var chunk = [UInt8](repeating: 0, count: 65536)
