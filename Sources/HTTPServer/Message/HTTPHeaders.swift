@@ -5,23 +5,30 @@
 public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
     /// One field line.
     public struct Field: Sendable, Equatable {
+        /// The field name, as received or added.
         public var name: String
+        /// The field value, without surrounding whitespace.
         public var value: String
 
+        /// A field line.
         public init(name: String, value: String) {
             self.name = name
             self.value = value
         }
     }
 
+    /// Every field line, in order.
     public private(set) var fields: [Field]
 
+    /// No fields.
     public init() { fields = [] }
 
+    /// Fields from name-value pairs, in order.
     public init(_ fields: [(String, String)]) {
         self.fields = fields.map { Field(name: $0.0, value: $0.1) }
     }
 
+    /// `["Content-Type": "text/plain"]`, in the order written.
     public init(dictionaryLiteral elements: (String, String)...) {
         self.init(elements)
     }
@@ -66,6 +73,7 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
         fields.removeAll { Self.equalIgnoringCase($0.name, name) }
     }
 
+    /// The number of field lines.
     public var count: Int { fields.count }
 
     public func makeIterator() -> IndexingIterator<[Field]> { fields.makeIterator() }

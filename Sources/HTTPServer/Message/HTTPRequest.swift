@@ -3,15 +3,20 @@
 /// The body is read completely (up to the configured limit) before the handler runs, whether it
 /// came with a `Content-Length` or chunked; trailer fields of a chunked body are read and dropped.
 public struct HTTPRequest: Sendable, Equatable {
+    /// The method, e.g. `GET`.
     public var method: HTTPMethod
     /// The request-target exactly as sent: `/path?query`, an absolute URL, or `*`.
     public var target: String
+    /// The protocol version the client spoke (1.0 or 1.1).
     public var version: HTTPVersion
+    /// The header fields, in the order received.
     public var headers: HTTPHeaders
+    /// The whole body, de-chunked; empty when there is none.
     public var body: [UInt8]
     /// The values the route pattern captured (`{id}` in `/api/emails/{id}`), percent-decoded.
     public var pathParameters: [String: String]
 
+    /// A request, e.g. for testing handlers without a server.
     public init(
         method: HTTPMethod, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders = [:],
         body: [UInt8] = []
@@ -76,11 +81,14 @@ public struct HTTPRequest: Sendable, Equatable {
 /// The server sends `message` as a `text/plain` body, so it must not hold anything secret. Any
 /// other error a handler throws becomes a bare 500.
 public struct HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The status of the response.
     public var status: HTTPStatus
+    /// The text of the response body.
     public var message: String
     /// Extra response fields, e.g. `Allow` for a 405.
     public var headers: HTTPHeaders
 
+    /// A request, e.g. for testing handlers without a server.
     public init(_ status: HTTPStatus, _ message: String? = nil, headers: HTTPHeaders = [:]) {
         self.status = status
         self.message = message ?? status.reasonPhrase

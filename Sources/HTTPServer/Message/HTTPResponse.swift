@@ -6,10 +6,14 @@ public import Foundation
 /// it drops any `Content-Length` or `Transfer-Encoding` the handler set, since it frames the body
 /// itself. For a HEAD request it sends the head only.
 public struct HTTPResponse: Sendable, Equatable {
+    /// The status, 200 OK by default.
     public var status: HTTPStatus
+    /// The fields the handler sets (the server adds `Date`, `Content-Length`, `Connection`).
     public var headers: HTTPHeaders
+    /// The whole body (not sent for HEAD, 204 or 304).
     public var body: [UInt8]
 
+    /// A response with the given parts.
     public init(status: HTTPStatus = .ok, headers: HTTPHeaders = [:], body: [UInt8] = []) {
         self.status = status
         self.headers = headers

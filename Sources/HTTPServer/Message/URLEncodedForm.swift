@@ -1,18 +1,24 @@
 /// Name-value pairs in the `application/x-www-form-urlencoded` format: HTML form bodies and URL
 /// query strings. Order and repeated names are kept.
 public struct URLEncodedForm: Sendable, Equatable, Sequence {
+    /// One name-value pair, decoded.
     public struct Item: Sendable, Equatable {
+        /// The decoded name.
         public var name: String
+        /// The decoded value (empty for `name` or `name=`).
         public var value: String
 
+        /// A pair.
         public init(name: String, value: String) {
             self.name = name
             self.value = value
         }
     }
 
+    /// The pairs, in order, repeated names kept.
     public var items: [Item]
 
+    /// A form with these pairs.
     public init(_ items: [Item] = []) { self.items = items }
 
     /// Decodes `a=1&b=x+y&c=%C3%A9`: `+` is a space, `%XX` a byte, the result must be UTF-8.

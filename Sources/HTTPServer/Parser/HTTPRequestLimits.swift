@@ -14,6 +14,7 @@ public struct HTTPRequestLimits: Sendable, Equatable {
     /// before any of the body is read, and from the chunk sizes of a chunked body. Default 1 MiB.
     public var maxBodyBytes: Int
 
+    /// Limits with the defaults above, or the values given.
     public init(
         maxRequestTargetLength: Int = 8192, maxHeaderBytes: Int = 16384, maxHeaderCount: Int = 100,
         maxBodyBytes: Int = 1 << 20

@@ -51,6 +51,7 @@ public struct HTTPRequestParser: Sendable {
     /// The longest chunk-size line (size and extensions).
     static let maxChunkLineLength = 4096
 
+    /// The limits this parser enforces.
     public let limits: HTTPRequestLimits
 
     private var buffer: [UInt8] = []
@@ -81,6 +82,7 @@ public struct HTTPRequestParser: Sendable {
     private var chunkDigits = 0
     private var chunkLineLength = 0
 
+    /// A parser at the start of a connection.
     public init(limits: HTTPRequestLimits = HTTPRequestLimits()) {
         self.limits = limits
     }

@@ -26,6 +26,7 @@ public struct Router: Sendable {
 
     private var routes: [Route] = []
 
+    /// A router with no routes: every request is 404.
     public init() {}
 
     /// Adds a route. A pattern that does not start with `/` or holds an empty or unclosed `{}`
@@ -43,14 +44,19 @@ public struct Router: Sendable {
         }.map(\.element)
     }
 
+    /// Adds a GET route (which also serves HEAD).
     public mutating func get(_ pattern: String, handler: @escaping HTTPHandler) { add(.get, pattern, handler: handler) }
+    /// Adds a POST route.
     public mutating func post(_ pattern: String, handler: @escaping HTTPHandler) {
         add(.post, pattern, handler: handler)
     }
+    /// Adds a PUT route.
     public mutating func put(_ pattern: String, handler: @escaping HTTPHandler) { add(.put, pattern, handler: handler) }
+    /// Adds a PATCH route.
     public mutating func patch(_ pattern: String, handler: @escaping HTTPHandler) {
         add(.patch, pattern, handler: handler)
     }
+    /// Adds a DELETE route.
     public mutating func delete(_ pattern: String, handler: @escaping HTTPHandler) {
         add(.delete, pattern, handler: handler)
     }

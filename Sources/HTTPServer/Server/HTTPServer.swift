@@ -66,6 +66,7 @@ public final class HTTPServer: Sendable {
         /// Sent as the `Server` field when set. Default nil (no field).
         public var serverName: String?
 
+        /// A configuration with the defaults above, or the values given.
         public init(
             host: String = "127.0.0.1", port: Int = 8080, backlog: Int32 = 511, maxConnections: Int = 512,
             limits: HTTPRequestLimits = HTTPRequestLimits(), idleTimeout: Duration = .seconds(60),
@@ -87,6 +88,7 @@ public final class HTTPServer: Sendable {
         }
     }
 
+    /// The configuration the server was made with.
     public let configuration: Configuration
     /// The port the server listens on (the one picked when `configuration.port` is 0).
     public let port: Int
@@ -183,9 +185,12 @@ public struct HTTPServerError: Error, Sendable, CustomStringConvertible {
         public var description: String { name }
     }
 
+    /// What went wrong.
     public var code: Code
+    /// What went wrong, in words, with the system's reason.
     public var message: String
 
+    /// An error with a code and a message.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
