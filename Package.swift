@@ -49,13 +49,13 @@ let package = Package(
         // The email service's logic (configuration, journal, handlers), tested without the executable.
         .target(
             name: "EmailServiceCore",
-            dependencies: ["Messaging", "EmailContracts", "Mail", "ServiceSupport", "Observability"],
+            dependencies: ["Messaging", "EmailContracts", "Mail", "HTTPServer", "ServiceSupport", "Observability"],
             swiftSettings: strict),
         .executableTarget(name: "EmailService", dependencies: ["EmailServiceCore"], swiftSettings: strict),
         // The web service's logic (outbox, pages, API), tested without the executable.
         .target(
             name: "WebServiceCore",
-            dependencies: ["Messaging", "EmailContracts", "Mail", "ServiceSupport", "Observability"],
+            dependencies: ["Messaging", "EmailContracts", "Mail", "HTTPServer", "ServiceSupport", "Observability"],
             swiftSettings: strict),
         .executableTarget(name: "WebService", dependencies: ["WebServiceCore"], swiftSettings: strict),
         // Throughput benchmark, side by side with other clients through ../shared/bench/compare.

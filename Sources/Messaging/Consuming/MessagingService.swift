@@ -228,6 +228,6 @@ public final class MessagingService: Sendable {
         } onCancel: {
             for worker in started { worker.stop() }
         }
-        logger.info("stopped")
+        logger.info("stopped consuming")
     }
 }
