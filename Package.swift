@@ -72,12 +72,22 @@ let package = Package(
         .testTarget(
             name: "MessagingIntegrationTests", dependencies: ["Messaging", "EmailContracts", "AMQPWire"],
             exclude: ["Interop"], swiftSettings: strict),
+        // Test helpers shared by the service tests: child processes, private brokers.
+        .target(name: "ServiceTestSupport", path: "Tests/ServiceTestSupport", swiftSettings: strict),
         .testTarget(
             name: "EmailServiceTests",
-            dependencies: ["EmailServiceCore", "EmailContracts", "Mail", "Messaging", "ServiceSupport", "AMQPWire"],
+            dependencies: [
+                "EmailServiceCore", "EmailContracts", "Mail", "Messaging", "ServiceSupport", "AMQPWire",
+                "ServiceTestSupport",
+            ],
             swiftSettings: strict),
         .testTarget(
-            name: "WebServiceTests", dependencies: ["WebServiceCore", "EmailContracts"], swiftSettings: strict),
+            name: "WebServiceTests",
+            dependencies: [
+                "WebServiceCore", "EmailContracts", "HTTPServer", "Observability", "Messaging", "AMQPWire",
+                "ServiceTestSupport",
+            ],
+            swiftSettings: strict),
         .testTarget(name: "MessagingTests", dependencies: ["Messaging"], swiftSettings: strict),
         .testTarget(name: "POSIXSocketsTests", dependencies: ["POSIXSockets"], swiftSettings: strict),
         .testTarget(

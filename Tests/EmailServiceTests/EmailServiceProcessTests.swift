@@ -2,6 +2,7 @@ import AMQPWire
 import EmailContracts
 import Foundation
 import Messaging
+import ServiceTestSupport
 import Testing
 
 /// The built `email-service` executable against the real broker.

@@ -3,6 +3,7 @@ import EmailContracts
 import Foundation
 import Messaging
 import Observability
+import ServiceTestSupport
 import Testing
 
 /// `email-service --transport smtp` against a real SMTP server (aiosmtpd, Debian's python3-aiosmtpd;

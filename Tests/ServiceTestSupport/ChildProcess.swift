@@ -1,26 +1,29 @@
-import Foundation
+public import Foundation
 import Synchronization
 import Testing
 
 /// A program the test starts (the built `email-service`, a Python SMTP server): its output lines
 /// are collected on a thread of its own, its exit is awaited without blocking Swift concurrency's
 /// threads, and it is killed if the test forgets to stop it.
-final class ChildProcess: Sendable {
+public final class ChildProcess: Sendable {
     private final class Shared: Sendable {
         let output = Mutex<[String]>([])
         let exited = Mutex<(status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
+        /// Set when the output pipe reached its end, so every line is in `output`.
+        let outputDone = Mutex(false)
     }
 
     private let shared = Shared()
     private let process: Process
     private let stdin = Pipe()
 
-    /// The repository (three levels up from this file).
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
+    /// The repository (two levels up from this file's folder).
+    public static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     /// A built product in .build/debug (built by `swift build --build-tests`).
-    static func product(_ name: String) throws -> String {
+    public static func product(_ name: String) throws -> String {
         let path = repository.appendingPathComponent(".build/debug/\(name)").path
         guard FileManager.default.isExecutableFile(atPath: path) else {
             Issue.record("\(path) is missing: build with `swift build --build-tests` first (scripts/test.sh does)")
@@ -29,7 +32,7 @@ final class ChildProcess: Sendable {
         return path
     }
 
-    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -60,6 +63,8 @@ final class ChildProcess: Sendable {
                     pending.removeSubrange(pending.startIndex...newline)
                 }
             }
+            if !pending.isEmpty { shared.output.withLock { $0.append(String(decoding: pending, as: UTF8.self)) } }
+            shared.outputDone.withLock { $0 = true }
         }.start()
     }
 
@@ -67,11 +72,11 @@ final class ChildProcess: Sendable {
         if process.isRunning { process.terminate() }
     }
 
-    var lines: [String] { shared.output.withLock { $0 } }
+    public var lines: [String] { shared.output.withLock { $0 } }
 
     /// Waits until a line containing `text` appeared; returns it.
     @discardableResult
-    func waitForLine(containing text: String, timeout: Duration = .seconds(30)) async throws -> String {
+    public func waitForLine(containing text: String, timeout: Duration = .seconds(30)) async throws -> String {
         let deadline = ContinuousClock.now + timeout
         while true {
             if let line = lines.first(where: { $0.contains(text) }) { return line }
@@ -84,19 +89,19 @@ final class ChildProcess: Sendable {
         }
     }
 
-    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+    public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
     /// Closes the process's stdin (the test SMTP servers exit on that).
-    func closeInput() { try? stdin.fileHandleForWriting.close() }
+    public func closeInput() { try? stdin.fileHandleForWriting.close() }
 
     /// Waits for the process to end and returns its exit status; kills it after `timeout`.
-    func waitForExit(timeout: Duration = .seconds(30)) async -> Int32 {
+    public func waitForExit(timeout: Duration = .seconds(30)) async -> Int32 {
         let killer = Task { [process] in
             try await Task.sleep(for: timeout)
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
         defer { killer.cancel() }
-        return await withCheckedContinuation { continuation in
+        let status = await withCheckedContinuation { continuation in
             let status = shared.exited.withLock { state -> Int32? in
                 if let status = state.status { return status }
                 state.waiters.append(continuation)
@@ -104,5 +109,12 @@ final class ChildProcess: Sendable {
             }
             if let status { continuation.resume(returning: status) }
         }
+        // The exit can be reported before the reader took the last output (a daemon the process
+        // started may keep the pipe open, so wait a little, not forever).
+        let deadline = ContinuousClock.now + .seconds(2)
+        while !shared.outputDone.withLock({ $0 }), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return status
     }
 }
