@@ -34,8 +34,8 @@ enum DaemonLauncher {
                     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
                 }
                 posix_spawn_file_actions_destroy(&actions)
-                argv.forEach { free($0) }
-                envp.forEach { free($0) }
+                for pointer in argv { free(pointer) }
+                for pointer in envp { free(pointer) }
                 let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
                 try? FileManager.default.removeItem(atPath: outputPath)
                 // WEXITSTATUS, spelled out (the C macro is not imported).
