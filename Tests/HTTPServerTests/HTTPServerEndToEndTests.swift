@@ -202,14 +202,15 @@ import Testing
             let start = ContinuousClock.now
             // A byte every 100 ms: every read makes progress, but the head never ends in time.
             for byte in "GET /hello HTTP/1.1\r\nHost: t\r\nX-Slow: ".utf8.prefix(8) {
-                try await client.send([byte])
+                // On a slow machine the server may already have answered and closed: stop sending.
+                do { try await client.send([byte]) } catch { break }
                 try await Task.sleep(for: .milliseconds(100))
             }
             let response = try #require(try await client.readResponse())
             #expect(response.status == 408)
             #expect(response.header("connection") == "close")
             #expect(try await client.readToEnd().isEmpty)
-            #expect(ContinuousClock.now - start < .seconds(3))
+            #expect(ContinuousClock.now - start < .seconds(8))  // the 408 itself proves the timeout; this, no hang
         }
     }
 
@@ -247,25 +248,34 @@ import Testing
             #expect(refused.header("retry-after") == "1")
             #expect(try await extra.readToEnd().isEmpty)
 
-            // Once one closes, a new connection is served.
+            // Once one closes, a new connection is served (as soon as the server has seen the close).
             served[0].close()
-            try await Task.sleep(for: .milliseconds(100))
-            let next = try await RawClient.connect(port: server.port)
-            try await next.send(Self.get)
-            #expect(try await next.readResponse()?.status == 200)
-            next.close()
+            var status: Int?
+            var refusals = 1
+            let deadline = ContinuousClock.now + .seconds(10)
+            while status != 200 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+                let next = try await RawClient.connect(port: server.port)
+                try await next.send(Self.get)
+                status = try await next.readResponse()?.status
+                if status == 503 { refusals += 1 }
+                next.close()
+            }
+            #expect(status == 200)
             served[1].close()
-            #expect(metrics.prometheusText().contains("http_connections_rejected_total 1"))
+            #expect(metrics.prometheusText().contains("http_connections_rejected_total \(refusals)"))
             #expect(metrics.prometheusText().contains("http_requests_total{status=\"200\"} 3"))
         }
     }
 
     @Test func shutdownLetsAnInFlightRequestFinishAndClosesIdleConnections() async throws {
         let started = Signal()
+        let finished = Signal()
         var router = Self.router()
         router.get("/slow") { _ in
             started.raise()
             try await Task.sleep(for: .milliseconds(1500))
+            finished.raise()
             return .text("finished")
         }
         var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0)
@@ -281,15 +291,13 @@ import Testing
         try await busy.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
         try await started.wait()
 
-        let cancelledAt = ContinuousClock.now
         running.cancel()
-        #expect(try await idle.readToEnd(timeout: .seconds(2)).isEmpty)  // closed at once
-        #expect(ContinuousClock.now - cancelledAt < .milliseconds(1200))
+        #expect(try await idle.readToEnd(timeout: .seconds(5)).isEmpty)
+        #expect(!finished.isRaised, "the idle connection was closed at once, not after the in-flight request")
         let response = try #require(try await busy.readResponse())
         #expect(response.text == "finished")
         #expect(response.header("connection") == "close")
         try await running.value
-        #expect(ContinuousClock.now - cancelledAt >= .milliseconds(1000))
         // Not listening any more.
         await #expect(throws: SocketError.self) {
             try await onThread {

@@ -34,6 +34,8 @@ final class Signal: Sendable {
 
     func raise() { raised.withLock { $0 = true } }
 
+    var isRaised: Bool { raised.withLock { $0 } }
+
     /// Waits (polling, without blocking a thread) until raised, or fails after `timeout`.
     func wait(timeout: Duration = .seconds(10)) async throws {
         let deadline = ContinuousClock.now + timeout
