@@ -111,6 +111,7 @@ struct ShellState: Sendable {
         case .handshakeCompleted(let tune, let serverProperties):
             self.tune = tune
             self.serverProperties = serverProperties
+            core.supervisor?.opened(core)
             if let waiter = connectWaiter {
                 connectWaiter = nil
                 effects.append(.resumeVoid(waiter, .success(())))
