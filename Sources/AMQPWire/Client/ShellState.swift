@@ -269,6 +269,8 @@ struct ShellState: Sendable {
         let reason = error ?? AMQPError(.connectionClosed, "the connection was closed by the application")
         if closedError == nil { closedError = reason }
         socketCloseRequested = true
+        // Before any effect runs: a task that a failure below resumes sees the connection's state.
+        core.supervisor?.coreClosing(core, error)
         if let waiter = connectWaiter {
             connectWaiter = nil
             effects.append(.resumeVoid(waiter, .failure(reason)))

@@ -103,6 +103,18 @@ final class ConnectionSupervisor: Sendable {
         }
     }
 
+    /// `core` is closing: settle the phase now, under the core's lock and before the failure
+    /// resumes anything waiting on the core (the rest happens in `coreEnded`, after). A call that
+    /// fails with the connection's error then already finds the connection recovering, or closed
+    /// with that error as its `closeReason`.
+    func coreClosing(_ core: ConnectionCore, _ error: AMQPError?) {
+        guard !willRecover(core, error) else { return }
+        state.withLock { s in
+            guard s.core === core else { return }
+            if case .closed = s.phase {} else { s.phase = .closed(error) }
+        }
+    }
+
     /// A core ended: start recovering, or close for good.
     func coreEnded(_ core: ConnectionCore, _ error: AMQPError?) {
         let recovering = willRecover(core, error)
