@@ -53,18 +53,21 @@ struct ConnectionIntegrationTests {
 
     @Test func virtualHostWithoutAccessIsRefused() async throws {
         let vhost = Broker.unique("vhost")
-        try Broker.ctl("add_vhost", vhost)
-        defer { _ = try? Broker.ctl("delete_vhost", vhost) }
-        var config = try Broker.configuration
-        config.virtualHost = vhost
-        let error = try await #require(throws: AMQPError.self) { try await AMQPConnection.connect(config) }
-        #expect(error.code == .virtualHostAccessRefused)
-        #expect(error.replyCode == .notAllowed)
-        #expect(error.message.contains(vhost))
+        try await Broker.ctl("add_vhost", vhost)
+        try await withCleanup {
+            var config = try Broker.configuration
+            config.virtualHost = vhost
+            let error = try await #require(throws: AMQPError.self) { try await AMQPConnection.connect(config) }
+            #expect(error.code == .virtualHostAccessRefused)
+            #expect(error.replyCode == .notAllowed)
+            #expect(error.message.contains(vhost))
 
-        config.virtualHost = "no-such-vhost-\(UUID().uuidString)"
-        let missing = try await #require(throws: AMQPError.self) { try await AMQPConnection.connect(config) }
-        #expect(missing.code == .virtualHostAccessRefused)
+            config.virtualHost = "no-such-vhost-\(UUID().uuidString)"
+            let missing = try await #require(throws: AMQPError.self) { try await AMQPConnection.connect(config) }
+            #expect(missing.code == .virtualHostAccessRefused)
+        } cleanup: {
+            _ = try? await Broker.ctl("delete_vhost", vhost)
+        }
     }
 
     @Test func ipv6LoopbackConnects() async throws {
@@ -107,7 +110,7 @@ struct ConnectionIntegrationTests {
         let queue = try await channel.declareQueue(exclusive: true).name
         let consumer = try await channel.consume(queue: queue)
         let pid = try await Self.waitForConnectionPID(named: name)
-        try Broker.ctl("close_connection", pid, "closed by the test")
+        try await Broker.ctl("close_connection", pid, "closed by the test")
         var iterator = consumer.makeAsyncIterator()
         let error = try await #require(throws: AMQPError.self) { _ = try await iterator.next() }
         #expect(error.code == .connectionClosedByBroker)
@@ -157,7 +160,8 @@ struct ConnectionIntegrationTests {
 
     static func waitForConnectionPID(named name: String) async throws -> String {
         for _ in 0..<50 {
-            let output = try Broker.ctl("list_connections", "pid", "client_properties", "--no-table-headers", "--quiet")
+            let output = try await Broker.ctl(
+                "list_connections", "pid", "client_properties", "--no-table-headers", "--quiet")
             for line in output.split(separator: "\n") where line.contains(name) {
                 if let pid = line.split(separator: "\t").first { return String(pid) }
             }

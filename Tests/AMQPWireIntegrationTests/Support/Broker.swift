@@ -44,26 +44,20 @@ enum Broker {
         return "test.\(clean).\(UUID().uuidString.prefix(8))"
     }
 
-    /// Runs rabbitmqctl against the test broker (scripts/broker.sh exports how).
+    /// Runs rabbitmqctl against the test broker (scripts/broker.sh exports how) and returns its
+    /// output. Suspends the caller rather than blocking a thread for the second or so it takes: with
+    /// tests in parallel on two cores, blocking waits starved the cooperative pool.
     @discardableResult
-    static func ctl(_ arguments: String...) throws -> String {
+    static func ctl(_ arguments: String...) async throws -> String {
         let env = ProcessInfo.processInfo.environment
         guard let ctl = env["AMQP_BROKER_CTL"], let node = env["AMQP_BROKER_NODE"] else {
             throw BrokerControlUnavailable()
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ctl)
-        process.arguments = ["-n", node] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw BrokerControlFailed(arguments: arguments, output: output)
+        let result = try await ChildProcess.run(ctl, ["-n", node] + arguments)
+        guard result.status == 0 else {
+            throw BrokerControlFailed(arguments: arguments, output: result.output)
         }
-        return output
+        return result.output
     }
 }
 

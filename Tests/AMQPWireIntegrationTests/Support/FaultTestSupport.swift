@@ -269,3 +269,17 @@ let persistentMessage: BasicProperties = {
     properties.deliveryMode = 2
     return properties
 }()
+
+/// Runs `body`, then `cleanup` whether or not `body` threw: a `defer` that can await. For undoing
+/// what a fault test broke (a stopped or killed node) even when the test fails.
+func withCleanup<R>(_ body: () async throws -> R, cleanup: () async -> Void) async throws -> R {
+    let result: R
+    do {
+        result = try await body()
+    } catch {
+        await cleanup()
+        throw error
+    }
+    await cleanup()
+    return result
+}
