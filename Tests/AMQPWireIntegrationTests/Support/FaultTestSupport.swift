@@ -159,11 +159,11 @@ final class MessageLedger: Sendable {
         var published = 0
         var confirmed: Set<Int> = []
         var unknown: Set<Int> = []
+        var nacked: Set<Int> = []
         var otherFailures: [Int: String] = [:]
         var consumed: [Int: Int] = [:]
         var staleAcks = 0
-        var firstConsumedAfter: [ContinuousClock.Instant] = []
-        var lastConsumedAt: ContinuousClock.Instant?
+        var consumedAt: [ContinuousClock.Instant] = []
     }
 
     private let state = Mutex(State())
@@ -178,6 +178,8 @@ final class MessageLedger: Sendable {
                 s.confirmed.insert(id)
             case .failure(let error as AMQPError) where error.code == .confirmOutcomeUnknown:
                 s.unknown.insert(id)
+            case .failure(let error as AMQPError) where error.code == .publishNacked:
+                s.nacked.insert(id)
             case .failure(let error):
                 s.otherFailures[id] = "\(error)"
             }
@@ -187,7 +189,7 @@ final class MessageLedger: Sendable {
     func consumed(_ id: Int) {
         state.withLock { s in
             s.consumed[id, default: 0] += 1
-            s.lastConsumedAt = .now
+            s.consumedAt.append(.now)
         }
     }
 
@@ -196,14 +198,19 @@ final class MessageLedger: Sendable {
     var publishedCount: Int { state.withLock { $0.published } }
     var confirmed: Set<Int> { state.withLock { $0.confirmed } }
     var unknown: Set<Int> { state.withLock { $0.unknown } }
-    /// Ids whose publish failed with anything but `confirmOutcomeUnknown`, with the error.
+    /// Ids the broker nacked (at least once).
+    var nacked: Set<Int> { state.withLock { $0.nacked } }
+    /// Ids whose publish failed with anything but `confirmOutcomeUnknown` or a nack, with the error.
     var otherFailures: [Int: String] { state.withLock { $0.otherFailures } }
     var consumedIDs: Set<Int> { state.withLock { Set($0.consumed.keys) } }
     var consumedCount: Int { state.withLock { $0.consumed.values.reduce(0, +) } }
     /// Deliveries beyond the first of each id.
     var duplicates: Int { state.withLock { $0.consumed.values.reduce(0) { $0 + $1 - 1 } } }
     var staleAcks: Int { state.withLock { $0.staleAcks } }
-    var lastConsumedAt: ContinuousClock.Instant? { state.withLock { $0.lastConsumedAt } }
+    /// When the first delivery after `instant` came.
+    func firstConsumed(after instant: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        state.withLock { $0.consumedAt.first { $0 > instant } }
+    }
 
     func timesConsumed(_ id: Int) -> Int { state.withLock { $0.consumed[id] ?? 0 } }
 
@@ -218,7 +225,7 @@ final class MessageLedger: Sendable {
         reportFigure(
             label,
             "published \(s.published), confirmed \(s.confirmed.count), outcome unknown \(s.unknown.count), "
-                + "other failures \(s.otherFailures.count); consumed \(consumedUnique) distinct ids "
+                + "nacked \(s.nacked.count), other failures \(s.otherFailures.count); consumed \(consumedUnique) distinct ids "
                 + "(\(consumedUnique + duplicates) deliveries, \(duplicates) duplicates), "
                 + "confirmed but not consumed \(s.confirmed.subtracting(s.consumed.keys).count), "
                 + "acks refused as stale \(s.staleAcks)")
@@ -282,4 +289,93 @@ func withCleanup<R>(_ body: () async throws -> R, cleanup: () async -> Void) asy
     }
     await cleanup()
     return result
+}
+
+/// A publisher for fault tests: publishes numbered messages (the id is the body) in batches on a
+/// channel of its own in confirm mode, waits for each batch's confirms, and records every outcome in
+/// the ledger, until stopped. A batch keeps publishes in flight most of the time, so a fault nearly
+/// always finds some unconfirmed.
+///
+/// With `atLeastOnce`, a message whose outcome is unknown or that the broker nacked is published
+/// again until confirmed, as an application that must not lose messages does. After a nack it
+/// also moves to a new channel: RabbitMQ 3.10 nacks every later publish on a channel whose first
+/// publishes to a quorum queue reached a node before the queue had elected a new leader (a channel
+/// opened later publishes fine).
+final class LedgerPublisher: Sendable {
+    private struct State {
+        var stop = false
+        var ended = false
+        var error: (any Error)?
+        var republished = 0
+        var channelsReopened = 0
+    }
+
+    private let state = Mutex(State())
+
+    init(
+        _ connection: AMQPConnection, queue: String, ledger: MessageLedger, batch: Int = 50,
+        properties: BasicProperties = persistentMessage, atLeastOnce: Bool = false
+    ) {
+        Task { [self] in
+            var next = 0
+            var retry: [Int] = []
+            do {
+                var channel = try await connection.openChannel()
+                try await channel.enablePublisherConfirms()
+                while !state.withLock({ $0.stop }) || !retry.isEmpty {
+                    var ids = retry
+                    retry = []
+                    let stopping = state.withLock { $0.stop }
+                    while !stopping && ids.count < batch {
+                        ids.append(next)
+                        next += 1
+                    }
+                    var pending: [(Int, PublishConfirmation)] = []
+                    for id in ids {
+                        ledger.published(id)
+                        pending.append(
+                            (id, try await channel.publish(String(id), routingKey: queue, properties: properties)))
+                    }
+                    var nacked = false
+                    for (id, confirmation) in pending {
+                        do {
+                            try await confirmation.wait()
+                            ledger.outcome(id, .success(()))
+                        } catch {
+                            ledger.outcome(id, .failure(error))
+                            let code = (error as? AMQPError)?.code
+                            nacked = nacked || code == .publishNacked
+                            if atLeastOnce && (code == .confirmOutcomeUnknown || code == .publishNacked) {
+                                retry.append(id)
+                            }
+                        }
+                    }
+                    state.withLock { $0.republished += retry.count }
+                    if atLeastOnce && nacked {
+                        try? await channel.close()
+                        channel = try await connection.openChannel()
+                        try await channel.enablePublisherConfirms()
+                        state.withLock { $0.channelsReopened += 1 }
+                    }
+                }
+            } catch {
+                state.withLock { $0.error = error }
+            }
+            state.withLock { $0.ended = true }
+        }
+    }
+
+    /// Stops after the batch under way (and, with `atLeastOnce`, once nothing waits to be published
+    /// again) and waits until the outcomes are in.
+    func stop(within limit: Duration = .seconds(30)) async throws {
+        state.withLock { $0.stop = true }
+        try await waitUntil(limit, "the publisher to stop") { state.withLock { $0.ended } }
+    }
+
+    /// What ended the publishing loop other than `stop()` (a publish that threw).
+    var failure: (any Error)? { state.withLock { $0.error } }
+    /// Publishes made again after an unknown outcome or a nack.
+    var republished: Int { state.withLock { $0.republished } }
+    /// Channels replaced after a nack.
+    var channelsReopened: Int { state.withLock { $0.channelsReopened } }
 }
