@@ -1,94 +1,104 @@
 #!/usr/bin/env bash
 # Starts and stops a private RabbitMQ node for tests and local runs.
 #
-#   scripts/broker.sh start   # prints `export AMQP_URL=...` lines for eval
-#   scripts/broker.sh stop
+#   scripts/broker.sh start     # prints `export AMQP_URL=...` lines for eval; idempotent
+#   scripts/broker.sh stop      # also after a kill
+#   scripts/broker.sh kill      # kill -9 the node's Erlang VM: a crash, not a shutdown
+#   scripts/broker.sh restart   # starts it again on the port in $BROKER_DIR/port and waits until it is up
 #   scripts/broker.sh ctl ARGS...   # rabbitmqctl against the private node
 #
-# The node never touches a system-wide broker: it has its own node name, AMQP port,
-# distribution port and data folder (BROKER_DIR, default .broker/ in the repository).
+# The node never touches a system-wide broker: it has its own node name (BROKER_NODE, default
+# amqpwire-test@localhost), AMQP port (from BROKER_PORT, default 5710, skipping ports in use),
+# distribution port (AMQP port + 20000) and data folder (BROKER_DIR, default .broker/ in the repository).
+# BROKER_EXPORT_PREFIX (default AMQP_) names the exports: scripts/test.sh starts a second node, which
+# the tests may kill, as AMQP_FAULT_URL, AMQP_FAULT_BROKER_NODE, ...
 # Installs Debian's rabbitmq-server when it is missing.
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-dir=${BROKER_DIR:-$repo/.broker}
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+script=$here/$(basename "$0")
+dir=$(realpath -m "${BROKER_DIR:-$repo/.broker}")
 node=${BROKER_NODE:-amqpwire-test@localhost}
-bin=/usr/lib/rabbitmq/bin
 
 log() { echo "broker: $*" >&2; }
 
-install_if_missing() {
-  if [ -x "$bin/rabbitmq-server" ]; then return; fi
-  log "installing rabbitmq-server from the OS packages"
-  local sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo=sudo
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq >&2
-  # The package tries to start a system service; with no init system that fails harmlessly.
-  $sudo apt-get install -y -qq rabbitmq-server >&2 || [ -x "$bin/rabbitmq-server" ]
+# shellcheck source=lib/rabbitmq-node.sh
+. "$here/lib/rabbitmq-node.sh"
+
+ctl() { rmq_ctl "$node" "$@"; }
+
+print_exports() {
+  local p=${BROKER_EXPORT_PREFIX:-AMQP_}
+  echo "export ${p}URL=amqp://guest:guest@127.0.0.1:$(cat "$dir/port")/%2f"
+  echo "export ${p}BROKER_NODE=$node"
+  echo "export ${p}BROKER_CTL=$rmq_bin/rabbitmqctl"
+  echo "export ${p}BROKER_DIR='$dir'"
+  echo "export ${p}BROKER_SCRIPT='$script'"
 }
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-node_env() {
-  export RABBITMQ_NODENAME=$node
-  export RABBITMQ_NODE_PORT=$port
-  export RABBITMQ_DIST_PORT=$((port + 20000))
-  export RABBITMQ_MNESIA_BASE=$dir/mnesia
-  export RABBITMQ_LOG_BASE=$dir/log
-  export RABBITMQ_PID_FILE=$dir/pid
-  export RABBITMQ_ENABLED_PLUGINS_FILE=$dir/enabled_plugins
-  export RABBITMQ_CONFIG_FILE=$dir/rabbitmq
-  export RABBITMQ_ALLOW_INPUT=false
-}
-
-ctl() { "$bin/rabbitmqctl" -n "$node" "$@"; }
 
 start() {
-  install_if_missing
+  rmq_install_if_missing
   mkdir -p "$dir"
-  if [ -f "$dir/port" ] && ctl status >/dev/null 2>&1; then
-    port=$(cat "$dir/port")
-    log "already running on port $port"
+  # By pid file first: a node of the same name from another folder is not this one.
+  if [ -f "$dir/port" ] && rmq_alive "$dir" && ctl status >/dev/null 2>&1; then
+    log "already running on port $(cat "$dir/port")"
   else
-    # Not 35672..35682: rabbitmqctl itself listens there while it talks to the node.
-    port=${BROKER_PORT:-5710}
-    while ! port_free "$port" || ! port_free $((port + 20000)); do port=$((port + 1)); done
-    echo "$port" >"$dir/port"
-    node_env
-    [ -f "$dir/enabled_plugins" ] || echo '[].' >"$dir/enabled_plugins"
-    # Tests set the memory watermark at runtime; keep the configured one ordinary.
-    [ -f "$dir/rabbitmq.conf" ] || printf 'loopback_users = none\n' >"$dir/rabbitmq.conf"
-    log "starting $node on port $port (data in $dir)"
-    "$bin/rabbitmq-server" -detached >&2
-    if ! ctl wait "$dir/pid" --timeout 90 >/dev/null 2>&1; then
-      log "the node did not start; its log follows"
-      tail -n 40 "$dir"/log/*.log >&2 2>/dev/null || true
+    rmq_kill "$dir"  # anything left of an earlier run that did not answer
+    if rmq_name_taken "$node"; then
+      log "a node named $node runs already, not from $dir; set BROKER_NODE (and BROKER_DIR) for another one"
       exit 1
     fi
+    local port t0
+    t0=$(rmq_now)
+    rmq_lock_ports
+    port=${BROKER_PORT:-5710}
+    while ! rmq_port_usable "$port"; do port=$((port + 1)); done
+    log "starting $node on port $port (data in $dir)"
+    rmq_launch "$node" "$port" "$dir"
+    rmq_wait_bound "$port" "$dir" 30 || true
+    rmq_unlock_ports
+    rmq_wait "$node" "$dir" 90 || exit 1
+    log "started ($(rmq_since "$t0"))"
   fi
-  echo "export AMQP_URL=amqp://guest:guest@127.0.0.1:$port/%2f"
-  echo "export AMQP_BROKER_NODE=$node"
-  echo "export AMQP_BROKER_CTL=$bin/rabbitmqctl"
+  print_exports
 }
 
 stop() {
-  if ctl status >/dev/null 2>&1; then
-    log "stopping $node"
-    ctl stop >/dev/null 2>&1 || true
+  if rmq_alive "$dir"; then log "stopping $node"; fi
+  rmq_stop "$node" "$dir"
+}
+
+kill_node() {
+  rmq_kill "$dir"
+  log "killed $node"
+}
+
+restart() {
+  local port t0
+  t0=$(rmq_now)
+  port=$(cat "$dir/port" 2>/dev/null) || {
+    log "no $dir/port: the broker was never started (scripts/broker.sh start)"
+    exit 1
+  }
+  if rmq_alive "$dir"; then
+    log "$node is running; stopping it first"
+    rmq_stop "$node" "$dir"
   fi
-  # A node that did not answer: end it by its pid file so nothing is left running.
-  if [ -f "$dir/pid" ]; then
-    local pid
-    pid=$(cat "$dir/pid")
-    if kill -0 "$pid" 2>/dev/null; then kill "$pid" 2>/dev/null || true; sleep 1; kill -9 "$pid" 2>/dev/null || true; fi
-    rm -f "$dir/pid"
+  if ! rmq_port_usable "$port"; then
+    log "port $port or $((port + 20000)) is taken by another process"
+    exit 1
   fi
+  rmq_launch "$node" "$port" "$dir"
+  rmq_wait "$node" "$dir" 90 || exit 1
+  log "restarted $node on port $port ($(rmq_since "$t0"))"
 }
 
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  kill) kill_node ;;
+  restart) restart ;;
   ctl) shift; ctl "$@" ;;
-  *) echo "usage: $0 start|stop|ctl ARGS..." >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|kill|restart|ctl ARGS..." >&2; exit 2 ;;
 esac

@@ -10,8 +10,15 @@
 # fuzzes the codec and the HTTP request parser for a bounded time, and stops the broker even when
 # something fails.
 #
-# Environment: FUZZ_SECONDS (default 60; 0 skips the fuzz runs), shared by the two fuzzers: each
-# runs for three quarters of it.
+# The Isolated pass also needs what the fault tests break: a second private node they stop and
+# kill (AMQP_FAULT_*) and a three-node cluster whose nodes they kill (AMQP_CLUSTER_*, scripts/
+# cluster.sh). Both boot in the background while the code builds, and are stopped after the
+# Isolated pass, and on any exit. Fault tests print figures as `[figures] ...` lines.
+#
+# Environment: FUZZ_SECONDS (default 60; 0 skips the fuzz runs; the two fuzzers get three quarters
+# of it each); BROKER_PORT (default 5710),
+# FAULT_BROKER_PORT (5730) and CLUSTER_PORT (5740, three ports) are where the search for free
+# ports starts.
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,10 +28,52 @@ export PATH=/opt/swift/usr/bin:$PATH
 broker_dir=$(mktemp -d /tmp/amqpwire-broker.XXXXXX)
 export BROKER_DIR=$broker_dir
 export BROKER_NODE="amqpwire-test-$$@localhost"
+fault_dir=$(mktemp -d /tmp/amqpwire-fault-broker.XXXXXX)
+cluster_dir=$(mktemp -d /tmp/amqpwire-cluster.XXXXXX)
+fault_env=$fault_dir.env
+cluster_env=$cluster_dir.env
+starting=()
+
+# The fault broker and the cluster, in the background. Their progress goes to $dir.log.
+start_fault_nodes() {
+  BROKER_DIR=$fault_dir BROKER_NODE="amqpwire-fault-$$@localhost" BROKER_PORT=${FAULT_BROKER_PORT:-5730} \
+    BROKER_EXPORT_PREFIX=AMQP_FAULT_ scripts/broker.sh start >"$fault_env" 2>"$fault_dir.log" &
+  starting+=($!)
+  CLUSTER_DIR=$cluster_dir CLUSTER_NAME="amqpwire-c$$-" CLUSTER_PORT=${CLUSTER_PORT:-5740} \
+    scripts/cluster.sh start >"$cluster_env" 2>"$cluster_dir.log" &
+  starting+=($!)
+}
+
+# Waits for both and exports what they print; false when one did not start (its log is shown).
+wait_for_fault_nodes() {
+  local ok=0 pid
+  for pid in "${starting[@]}"; do wait "$pid" || ok=1; done
+  starting=()
+  cat "$fault_dir.log" "$cluster_dir.log"
+  [ "$ok" -eq 0 ] || return 1
+  eval "$(cat "$fault_env" "$cluster_env")"
+  echo "AMQP_FAULT_URL=$AMQP_FAULT_URL"
+  echo "AMQP_CLUSTER_URLS=$AMQP_CLUSTER_URLS"
+}
+
+fault_nodes_stopped=false
+stop_fault_nodes() {
+  local pid
+  $fault_nodes_stopped && return
+  fault_nodes_stopped=true
+  # A node still booting would be missed by stop: let the starts finish first (seconds).
+  for pid in "${starting[@]}"; do wait "$pid" 2>/dev/null; done
+  starting=()
+  CLUSTER_DIR=$cluster_dir scripts/cluster.sh stop || true
+  BROKER_DIR=$fault_dir BROKER_NODE="amqpwire-fault-$$@localhost" scripts/broker.sh stop || true
+}
 
 cleanup() {
+  # To the end even on a second Ctrl-C: an interrupted cleanup would leave nodes running.
+  trap '' INT TERM
+  stop_fault_nodes
   scripts/broker.sh stop || true
-  rm -rf "$broker_dir"
+  rm -rf "$broker_dir" "$fault_dir" "$cluster_dir" "$fault_env" "$cluster_env" "$fault_dir.log" "$cluster_dir.log"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -39,6 +88,7 @@ if ! broker_env=$(scripts/broker.sh start); then
 fi
 eval "$broker_env"
 echo "AMQP_URL=$AMQP_URL"
+start_fault_nodes
 
 step "preparing the Python peers for the interoperability tests (PyPI: PyMessagingFramework, Nameko)"
 if ! INTEROP_PYTHON=$(scripts/interop-venv.sh); then
@@ -68,13 +118,22 @@ if [ "${PIPESTATUS[0]}" -ne 0 ]; then
   exit 1
 fi
 
+# Booted while the code built; waited for here, so that nodes still booting (seconds of CPU each)
+# do not slow the parallel tests. Without them the fault tests fail, loudly, saying what is
+# missing; the other tests run all the same.
+step "waiting for the fault broker and the cluster"
+wait_for_fault_nodes || failures+=("starting the fault broker and the cluster")
+
 step "tests (unit, fake broker, integration), in parallel"
 swift test --skip-build --skip Isolated || failures+=("tests")
 
-# Suites named Isolated run on their own: broker-wide faults (a memory alarm blocks every
-# publisher on the broker) and one-second heartbeats, which a busy machine could starve.
-step "isolated tests (broker-wide faults, heartbeat timing)"
-swift test --skip-build --filter Isolated || failures+=("isolated tests")
+# Suites named Isolated run on their own and one at a time (--no-parallel): broker-wide faults (a
+# memory alarm blocks every publisher on the broker; the fault broker is stopped and killed; cluster
+# nodes are killed), the proxy's fault stairways, and one-second heartbeats, which a busy machine
+# could starve.
+step "isolated tests (broker faults, cluster failover, proxy faults, heartbeat timing), one at a time"
+swift test --skip-build --no-parallel --filter Isolated || failures+=("isolated tests")
+stop_fault_nodes
 
 fuzz_seconds=${FUZZ_SECONDS:-60}
 if [ "$fuzz_seconds" -gt 0 ]; then

@@ -54,17 +54,20 @@ struct ConnectionIntegrationTests {
     @Test func virtualHostWithoutAccessIsRefused() async throws {
         let vhost = Broker.unique("vhost")
         try await Broker.ctl("add_vhost", vhost)
-        defer { Broker.ctlInBackground("delete_vhost", vhost) }
-        var config = try Broker.configuration
-        config.virtualHost = vhost
-        let error = try await #require(throws: AMQPError.self) { try await AMQPConnection.connect(config) }
-        #expect(error.code == .virtualHostAccessRefused)
-        #expect(error.replyCode == .notAllowed)
-        #expect(error.message.contains(vhost))
+        try await withCleanup {
+            var config = try Broker.configuration
+            config.virtualHost = vhost
+            let error = try await #require(throws: AMQPError.self) { try await AMQPConnection.connect(config) }
+            #expect(error.code == .virtualHostAccessRefused)
+            #expect(error.replyCode == .notAllowed)
+            #expect(error.message.contains(vhost))
 
-        config.virtualHost = "no-such-vhost-\(UUID().uuidString)"
-        let missing = try await #require(throws: AMQPError.self) { try await AMQPConnection.connect(config) }
-        #expect(missing.code == .virtualHostAccessRefused)
+            config.virtualHost = "no-such-vhost-\(UUID().uuidString)"
+            let missing = try await #require(throws: AMQPError.self) { try await AMQPConnection.connect(config) }
+            #expect(missing.code == .virtualHostAccessRefused)
+        } cleanup: {
+            _ = try? await Broker.ctl("delete_vhost", vhost)
+        }
     }
 
     @Test func ipv6LoopbackConnects() async throws {

@@ -30,46 +30,49 @@ struct IsolatedMemoryAlarmTests {
 
         try await Broker.ctl("set_vm_memory_high_watermark", "0.0000001")
         var lifted = false
-        defer { if !lifted { Broker.ctlInBackground("set_vm_memory_high_watermark", "0.4") } }
-        let trigger = try await publisher.publish("trigger", routingKey: queue)
-        guard case .blocked(let reason)? = await events.next() else {
-            Issue.record("expected a blocked event")
-            return
-        }
-        #expect(reason.contains("memory") || reason.contains("low on"))
-        #expect(connection.isBlocked)
+        try await withCleanup {
+            let trigger = try await publisher.publish("trigger", routingKey: queue)
+            guard case .blocked(let reason)? = await events.next() else {
+                Issue.record("expected a blocked event")
+                return
+            }
+            #expect(reason.contains("memory") || reason.contains("low on"))
+            #expect(connection.isBlocked)
 
-        // Publishing now waits in the client.
-        let pending = Task { try await publisher.publish("after", routingKey: queue) }
-        // Deliveries go on while blocked, and acking does not wait or fail.
-        let first = try #require(try await deliveries.next())
-        #expect(first.bodyString == "delayed")
-        #expect(connection.isBlocked)
-        try first.ack()
-        #expect(trigger.result == nil)
+            // Publishing now waits in the client.
+            let pending = Task { try await publisher.publish("after", routingKey: queue) }
+            // Deliveries go on while blocked, and acking does not wait or fail.
+            let first = try #require(try await deliveries.next())
+            #expect(first.bodyString == "delayed")
+            #expect(connection.isBlocked)
+            try first.ack()
+            #expect(trigger.result == nil)
 
-        try await Broker.ctl("set_vm_memory_high_watermark", "0.4")
-        lifted = true
-        guard case .unblocked? = await events.next() else {
-            Issue.record("expected an unblocked event")
-            return
+            try await Broker.ctl("set_vm_memory_high_watermark", "0.4")
+            lifted = true
+            guard case .unblocked? = await events.next() else {
+                Issue.record("expected an unblocked event")
+                return
+            }
+            #expect(!connection.isBlocked)
+            try await trigger.wait()
+            try await pending.value.wait()
+            var bodies: [String] = []
+            for _ in 0..<2 {
+                let delivery = try #require(try await deliveries.next())
+                bodies.append(delivery.bodyString)
+                try delivery.ack()
+            }
+            #expect(bodies == ["trigger", "after"])
+            // The acks, the one queued while blocked included, reached the broker.
+            try await consumer.cancel()
+            try await consumerChannel.close()
+            let check = try await connection.openChannel()
+            let remaining = try await check.declareQueue(queue, passive: true)
+            #expect(remaining.messageCount == 0)
+            try await connection.close()
+        } cleanup: {
+            if !lifted { _ = try? await Broker.ctl("set_vm_memory_high_watermark", "0.4") }
         }
-        #expect(!connection.isBlocked)
-        try await trigger.wait()
-        try await pending.value.wait()
-        var bodies: [String] = []
-        for _ in 0..<2 {
-            let delivery = try #require(try await deliveries.next())
-            bodies.append(delivery.bodyString)
-            try delivery.ack()
-        }
-        #expect(bodies == ["trigger", "after"])
-        // The acks, the one queued while blocked included, reached the broker.
-        try await consumer.cancel()
-        try await consumerChannel.close()
-        let check = try await connection.openChannel()
-        let remaining = try await check.declareQueue(queue, passive: true)
-        #expect(remaining.messageCount == 0)
-        try await connection.close()
     }
 }

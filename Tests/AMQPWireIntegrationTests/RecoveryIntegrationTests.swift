@@ -175,32 +175,35 @@ struct RecoveryIntegrationTests {
     @Test func refusedCredentialsEndTheRecovery() async throws {
         let user = Broker.unique("recovery-user")
         try await Broker.ctl("add_user", user, "first-password")
-        defer { Broker.ctlInBackground("delete_user", user) }
-        try await Broker.ctl("set_permissions", user, ".*", ".*", ".*")
-        let name = Broker.unique("recover-auth")
-        let connection = try await Self.connect(name: name) {
-            $0.username = user
-            $0.password = "first-password"
-        }
-        var events = connection.events().makeAsyncIterator()
-        let channel = try await connection.openChannel()
-        let consumer = try await channel.consume(queue: try await channel.declareQueue(exclusive: true).name)
-        try await Broker.ctl("change_password", user, "second-password")
-        try await Self.closeByBroker(name)
-        var failure: AMQPError?
-        loop: while true {
-            switch try await Self.next(&events) {
-            case .recoveryFailed(let error): failure = error
-            case .closed: break loop
-            case .recovered: Issue.record("recovered with a changed password")
-            default: continue
+        try await withCleanup {
+            try await Broker.ctl("set_permissions", user, ".*", ".*", ".*")
+            let name = Broker.unique("recover-auth")
+            let connection = try await Self.connect(name: name) {
+                $0.username = user
+                $0.password = "first-password"
             }
+            var events = connection.events().makeAsyncIterator()
+            let channel = try await connection.openChannel()
+            let consumer = try await channel.consume(queue: try await channel.declareQueue(exclusive: true).name)
+            try await Broker.ctl("change_password", user, "second-password")
+            try await Self.closeByBroker(name)
+            var failure: AMQPError?
+            loop: while true {
+                switch try await Self.next(&events) {
+                case .recoveryFailed(let error): failure = error
+                case .closed: break loop
+                case .recovered: Issue.record("recovered with a changed password")
+                default: continue
+                }
+            }
+            #expect(failure?.code == .authenticationFailed)
+            #expect(connection.closeReason?.code == .authenticationFailed)
+            var iterator = consumer.makeAsyncIterator()
+            let ended = try await #require(throws: AMQPError.self) { _ = try await iterator.next() }
+            #expect(ended.code == .authenticationFailed)
+        } cleanup: {
+            _ = try? await Broker.ctl("delete_user", user)
         }
-        #expect(failure?.code == .authenticationFailed)
-        #expect(connection.closeReason?.code == .authenticationFailed)
-        var iterator = consumer.makeAsyncIterator()
-        let ended = try await #require(throws: AMQPError.self) { _ = try await iterator.next() }
-        #expect(ended.code == .authenticationFailed)
     }
 
     @Test func closingDuringRecoveryStopsIt() async throws {

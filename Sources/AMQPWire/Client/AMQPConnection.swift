@@ -43,7 +43,6 @@ public final class AMQPConnection: Sendable {
         try configuration.validate()
         let supervisor = ConnectionSupervisor(configuration: configuration)
         _ = try await supervisor.connectCore(socket: socket)
-        supervisor.opened()
         return AMQPConnection(supervisor: supervisor)
     }
 

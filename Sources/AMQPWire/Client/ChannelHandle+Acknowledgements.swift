@@ -27,19 +27,17 @@ extension ChannelHandle {
     }
 
     /// Sends only on the very channel the delivery came on: a delivery tag means nothing on another.
+    /// That fails only when the channel or its connection is gone, whatever ended it (a close, a
+    /// network failure, a missed heartbeat): the delivery is stale then.
     private func send(_ method: AMQPMethod, what: String) throws(AMQPError) {
         do {
             try core.send(self, method)
         } catch {
             var stale = error
-            if [.channelClosed, .channelClosedByBroker, .connectionClosed, .connectionClosedByBroker].contains(
-                error.code)
-            {
-                stale.code = .staleDeliveryTag
-                stale.message =
-                    "cannot \(what): the channel this message was delivered on is closed (\(error.message)); the broker has requeued it, or will redeliver it"
-                stale.underlying = error
-            }
+            stale.code = .staleDeliveryTag
+            stale.message =
+                "cannot \(what): the channel this message was delivered on is closed (\(error.message)); the broker has requeued it, or will redeliver it"
+            stale.underlying = error
             throw stale
         }
     }

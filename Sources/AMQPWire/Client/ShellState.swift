@@ -111,6 +111,7 @@ struct ShellState: Sendable {
         case .handshakeCompleted(let tune, let serverProperties):
             self.tune = tune
             self.serverProperties = serverProperties
+            core.supervisor?.opened(core)
             if let waiter = connectWaiter {
                 connectWaiter = nil
                 effects.append(.resumeVoid(waiter, .success(())))
@@ -268,6 +269,8 @@ struct ShellState: Sendable {
         let reason = error ?? AMQPError(.connectionClosed, "the connection was closed by the application")
         if closedError == nil { closedError = reason }
         socketCloseRequested = true
+        // Before any effect runs: a task that a failure below resumes sees the connection's state.
+        core.supervisor?.coreClosing(core, error)
         if let waiter = connectWaiter {
             connectWaiter = nil
             effects.append(.resumeVoid(waiter, .failure(reason)))

@@ -72,8 +72,15 @@ final class ConnectionSupervisor: Sendable {
 
     var phase: Phase { state.withLock { $0.phase } }
 
-    func opened() {
-        state.withLock { s in if case .connecting = s.phase { s.phase = .open } }
+    /// The first core finished its handshake. Called by the core under its lock, as soon as
+    /// connection.open-ok is in and before it handles anything after it: a failure right after the
+    /// handshake (the broker closing at once) is then recovered, like any failure of an open
+    /// connection, instead of ending a connection that `connect` is about to return.
+    func opened(_ core: ConnectionCore) {
+        state.withLock { s in
+            guard s.core === core, case .connecting = s.phase else { return }
+            s.phase = .open
+        }
     }
 
     /// Whether `core`'s failure will be recovered. Asked (under the core's lock) for each channel
@@ -93,6 +100,18 @@ final class ConnectionSupervisor: Sendable {
             case .connecting, .closed:
                 return false
             }
+        }
+    }
+
+    /// `core` is closing: settle the phase now, under the core's lock and before the failure
+    /// resumes anything waiting on the core (the rest happens in `coreEnded`, after). A call that
+    /// fails with the connection's error then already finds the connection recovering, or closed
+    /// with that error as its `closeReason`.
+    func coreClosing(_ core: ConnectionCore, _ error: AMQPError?) {
+        guard !willRecover(core, error) else { return }
+        state.withLock { s in
+            guard s.core === core else { return }
+            if case .closed = s.phase {} else { s.phase = .closed(error) }
         }
     }
 

@@ -44,42 +44,20 @@ enum Broker {
         return "test.\(clean).\(UUID().uuidString.prefix(8))"
     }
 
-    /// Runs rabbitmqctl against the test broker (scripts/broker.sh exports how).
-    ///
-    /// rabbitmqctl takes a second or more; it runs on a thread of its own, so waiting for it never
-    /// holds one of the few threads Swift concurrency runs every parallel test on (a blocked pool
-    /// starves unrelated tests into their timeouts).
+    /// Runs rabbitmqctl against the test broker (scripts/broker.sh exports how) and returns its
+    /// output. Suspends the caller rather than blocking a thread for the second or so it takes: with
+    /// tests in parallel on two cores, blocking waits starved the cooperative pool.
     @discardableResult
     static func ctl(_ arguments: String...) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread { continuation.resume(with: Result { try runCtl(arguments) }) }
-            thread.start()
-        }
-    }
-
-    /// Starts rabbitmqctl and does not wait for it: for clean-up in `defer`, which cannot await.
-    static func ctlInBackground(_ arguments: String...) {
-        Thread { _ = try? runCtl(arguments) }.start()
-    }
-
-    private static func runCtl(_ arguments: [String]) throws -> String {
         let env = ProcessInfo.processInfo.environment
         guard let ctl = env["AMQP_BROKER_CTL"], let node = env["AMQP_BROKER_NODE"] else {
             throw BrokerControlUnavailable()
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ctl)
-        process.arguments = ["-n", node] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw BrokerControlFailed(arguments: arguments, output: output)
+        let result = try await ChildProcess.run(ctl, ["-n", node] + arguments)
+        guard result.status == 0 else {
+            throw BrokerControlFailed(arguments: arguments, output: result.output)
         }
-        return output
+        return result.output
     }
 }
 

@@ -71,6 +71,24 @@ struct ConsumeTests {
         }
     }
 
+    /// An ack for a delivery whose connection failed (here the socket ends: ioError) is refused as
+    /// stale, as after a broker close: a recovering application catches one code. It used to throw
+    /// the connection's ioError. Found by the integration stairway, whose consumer acks while the
+    /// link is cut under it.
+    @Test func ackAfterANetworkFailureIsRefusedAsStale() async throws {
+        try await FakeBroker.withConnection { broker, connection in
+            let channel = try await broker.openChannel(1, on: connection)
+            let consumer = try await consume(channel, broker)
+            try await deliver(broker, tag: 1, body: Array("job".utf8))
+            let delivery = try #require(try await within("the delivery") { try await consumer.next() })
+            broker.close()
+            try await eventually("the connection noticed the end") { !connection.isOpen }
+            let error = try #require(throws: AMQPError.self) { try delivery.ack() }
+            #expect(error.code == .staleDeliveryTag)
+            #expect((error.underlying as? AMQPError)?.code == .ioError)
+        }
+    }
+
     @Test func brokerCancelWithNoWaitEndsTheConsumerWithoutReply() async throws {
         try await FakeBroker.withConnection { broker, connection in
             let channel = try await broker.openChannel(1, on: connection)

@@ -91,6 +91,18 @@ final class FakeBroker: @unchecked Sendable {
         try await perform { broker in try broker.write(bytes) }
     }
 
+    /// Sends `method` and shuts the socket down in the same turn of the broker's queue, so the client
+    /// reads the method and the end of the connection together.
+    func send(method: AMQPMethod, thenClose: Void) async throws {
+        var buffer = WireBuffer()
+        try AMQPFrameEncoder.encode(.method(channel: 0, method), into: &buffer)
+        let bytes = buffer.readableBytesArray
+        try await perform { broker in
+            try broker.write(bytes)
+            broker.close()
+        }
+    }
+
     // MARK: Expecting
 
     func expectProtocolHeader() async throws {
