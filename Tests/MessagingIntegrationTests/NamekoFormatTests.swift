@@ -255,6 +255,25 @@ private func hex(_ string: String) -> [UInt8] {
     }
 }
 
+@Suite struct NamekoEventFormatTests {
+    @Test func anEventIsWhatNamekosStandaloneDispatcherSends() throws {
+        struct Greeted: Encodable {
+            var name: String
+        }
+        // Captured: body b'{"name": "from standalone dispatcher"}', properties content_type,
+        // content_encoding, headers {}, delivery_mode 2, priority 0.
+        let body = try NamekoCoding.encode(Greeted(name: "from standalone dispatcher"), dates: .isoString).serialized()
+        #expect(text(body) == #"{"name": "from standalone dispatcher"}"#)
+        let properties = NamekoEventDispatcher.properties(context: nil)
+        #expect(
+            properties
+                == BasicProperties(
+                    contentType: "application/json", contentEncoding: "utf-8", headers: [:], deliveryMode: 2,
+                    priority: 0))
+        #expect(properties.flags == 0xF800)
+    }
+}
+
 @Suite struct NamekoJSONTests {
     @Test(arguments: [
         #"{"b": [1, -2.5e3, true, false, null], "a": "x\"\\\/\n\u0001"}"#,
