@@ -155,23 +155,28 @@ public final class NamekoEventSubscriber: Sendable {
             s.running = true
             return s.subscriptions.values.sorted { $0.queue < $1.queue }
         }
+        do {
+            try await consume(subscriptions)
+        } catch {
+            await bus.close()
+            throw error
+        }
+        await bus.close()
+    }
+
+    private func consume(_ subscriptions: [Subscription]) async throws {
         var loops: [NamekoConsumption.Loop] = []
-        for subscription in subscriptions {
-            let failures = NamekoFailureRouting(
-                queue: subscription.queue, delays: configuration.retry.delayMilliseconds)
-            let channel = try await connection.openChannel()
-            let exchange = NamekoTopology.eventExchange(source: subscription.source)
-            try await channel.declareExchange(exchange, type: .topic, durable: true)
-            try await channel.declareQueue(subscription.queue, durable: true)
-            try await channel.bindQueue(subscription.queue, to: exchange, routingKey: subscription.eventType)
-            try await failures.declare(on: channel)
-            try await channel.setPrefetch(count: UInt16(configuration.concurrency))
-            let consumer = try await channel.consume(
-                queue: subscription.queue, bufferCapacity: configuration.concurrency)
-            loops.append(
-                .init(consumer: consumer, channel: channel) { delivery in
-                    await self.process(delivery, subscription, failures)
-                })
+        var channels: [AMQPChannel] = []
+        do {
+            for subscription in subscriptions {
+                let channel = try await connection.openChannel()
+                channels.append(channel)
+                loops.append(try await start(subscription, on: channel))
+            }
+        } catch {
+            // Those already consuming stop with their channels.
+            for channel in channels { try? await channel.close() }
+            throw error
         }
         logger.info(
             "handling Nameko events",
@@ -181,6 +186,21 @@ public final class NamekoEventSubscriber: Sendable {
             ])
         try await NamekoConsumption.runUntilCancelled(loops)
         logger.info("stopped")
+    }
+
+    /// Declares a subscription's exchange and queues on `channel` and starts consuming.
+    private func start(_ subscription: Subscription, on channel: AMQPChannel) async throws -> NamekoConsumption.Loop {
+        let failures = NamekoFailureRouting(queue: subscription.queue, delays: configuration.retry.delayMilliseconds)
+        let exchange = NamekoTopology.eventExchange(source: subscription.source)
+        try await channel.declareExchange(exchange, type: .topic, durable: true)
+        try await channel.declareQueue(subscription.queue, durable: true)
+        try await channel.bindQueue(subscription.queue, to: exchange, routingKey: subscription.eventType)
+        try await failures.declare(on: channel)
+        try await channel.setPrefetch(count: UInt16(configuration.concurrency))
+        let consumer = try await channel.consume(queue: subscription.queue, bufferCapacity: configuration.concurrency)
+        return .init(consumer: consumer, channel: channel) { delivery in
+            await self.process(delivery, subscription, failures)
+        }
     }
 
     // MARK: One event

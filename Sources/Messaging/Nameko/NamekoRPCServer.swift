@@ -195,6 +195,16 @@ public final class NamekoRPCServer: Sendable {
             s.running = true
             return s.methods
         }
+        do {
+            try await serve(methods)
+        } catch {
+            await bus.close()
+            throw error
+        }
+        await bus.close()
+    }
+
+    private func serve(_ methods: [String: Method]) async throws {
         let service = configuration.service
         let failures = NamekoFailureRouting(queue: queue, delays: [])
         let channel = try await connection.openChannel()
