@@ -50,7 +50,7 @@ private struct GreetedPayload: Decodable, Sendable {
     static func clusterRpcProxy(calling service: String, cases: [String]) async throws -> NamekoJSON {
         try await PythonPeer.with("caller.py", arguments: [service] + cases) { caller in
             let line = try await caller.line { $0.hasPrefix("{") }
-            #expect(try await caller.exitStatus() == 0)
+            try await caller.succeeded()
             return try NamekoJSON.parse(Array(line.utf8))
         }
     }
@@ -209,6 +209,26 @@ private struct GreetedPayload: Decodable, Sendable {
                 }
                 #expect(badArguments.remoteType == "IncorrectSignature")
                 #expect(badArguments.message == "hello() missing 1 required positional argument: 'name'")
+
+                // A Swift server declares rpc-<service> exactly as Nameko did (else 406), so it
+                // joins the Nameko instance as a competing consumer.
+                let server = try await NamekoRPCServer.start(
+                    connection: connection, configuration: .init(service: service), logger: MemoryLog().logger)
+                server.respond(to: NamekoHello.self) { hello, _ in "Hello, \(hello.name)!" }
+                let running = Task { try await server.run() }
+                let channel = try await connection.openChannel()
+                let deadline = ContinuousClock.now + .seconds(20)
+                var consumers: UInt32 = 0
+                while consumers < 2, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(50))
+                    consumers = try await channel.declareQueue(server.queue, passive: true).consumerCount
+                }
+                #expect(consumers == 2)
+                for index in 0..<6 {
+                    #expect(try await client.call(NamekoHello(name: "\(index)")) == "Hello, \(index)!")
+                }
+                running.cancel()
+                try await running.value
                 await client.close()
             }
             try await connection.close()
@@ -267,10 +287,9 @@ private struct GreetedPayload: Decodable, Sendable {
         let running = Task { try await subscriber.run() }
         // Named and bound like a Nameko SERVICE_POOL handler `swift_listener.on_greeted`.
         try await waitForConsumer(on: "evt-\(source)-greeted--swift_listener.on_greeted", connection: connection)
-        let status = try await PythonPeer.with("dispatch.py", arguments: [source, "greeted", "Zoë"]) { dispatcher in
-            try await dispatcher.exitStatus()
+        try await PythonPeer.with("dispatch.py", arguments: [source, "greeted", "Zoë"]) { dispatcher in
+            try await dispatcher.succeeded()
         }
-        #expect(status == 0)
         #expect(try await events.wait(for: 1) == ["Zoë"])
         #expect(dates.values == [Date(timeIntervalSince1970: 1_717_228_800)])
         running.cancel()

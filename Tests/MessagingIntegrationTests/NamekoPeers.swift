@@ -21,6 +21,9 @@ final class PythonPeer: Sendable {
         var exitStatus: Int32?
         /// No more lines can come.
         var stdoutClosed = false
+        var stderrClosed = false
+        /// Exited, and all its output read.
+        var finished: Int32? { stdoutClosed && stderrClosed ? exitStatus : nil }
         var lineWaiters: [UUID: LineWaiter] = [:]
         var exitWaiters: [CheckedContinuation<Int32, Never>] = []
     }
@@ -119,6 +122,9 @@ final class PythonPeer: Sendable {
         if isStdout {
             if !partial.isEmpty { received(String(decoding: partial, as: UTF8.self)) }
             closed()
+        } else {
+            state.withLock { $0.stderrClosed = true }
+            resumeExitWaiters()
         }
     }
 
@@ -132,22 +138,30 @@ final class PythonPeer: Sendable {
     }
 
     private func closed() {
-        let (waiters, stderr) = state.withLock { s in
-            s.stdoutClosed = true
-            defer { s.lineWaiters.removeAll() }
-            return (s.lineWaiters.values.map(\.continuation), s.stderr)
-        }
-        let error = Failed(description: "\(script) ended its output first; stderr:\n\(stderr.suffix(3000))")
-        for waiter in waiters { waiter.resume(throwing: error) }
+        state.withLock { $0.stdoutClosed = true }
+        resumeExitWaiters()
     }
 
     private func exited(_ status: Int32) {
-        let waiters = state.withLock { s in
-            s.exitStatus = status
-            defer { s.exitWaiters.removeAll() }
-            return s.exitWaiters
+        state.withLock { $0.exitStatus = status }
+        resumeExitWaiters()
+    }
+
+    /// Reports the exit once the output is read too, so a failure message has all of stderr.
+    private func resumeExitWaiters() {
+        let (exitWaiters, lineWaiters, status, stderr) = state.withLock { s in
+            guard let status = s.finished else {
+                return ([CheckedContinuation<Int32, Never>](), [CheckedContinuation<String, any Error>](), Int32(0), "")
+            }
+            defer {
+                s.exitWaiters.removeAll()
+                s.lineWaiters.removeAll()
+            }
+            return (s.exitWaiters, s.lineWaiters.values.map(\.continuation), status, s.stderr)
         }
-        for waiter in waiters { waiter.resume(returning: status) }
+        for waiter in exitWaiters { waiter.resume(returning: status) }
+        let error = Failed(description: "\(script) exited with status \(status) first; stderr:\n\(stderr.suffix(3000))")
+        for waiter in lineWaiters { waiter.resume(throwing: error) }
     }
 
     var stdoutLines: [String] { state.withLock { $0.lines } }
@@ -171,9 +185,10 @@ final class PythonPeer: Sendable {
         return try await withCheckedThrowingContinuation { continuation in
             let outcome = state.withLock { s -> Result<String, any Error>? in
                 if let line = s.lines.first(where: match) { return .success(line) }
-                if s.stdoutClosed {
+                if let status = s.finished {
                     return .failure(
-                        Failed(description: "\(script) ended its output first; stderr:\n\(s.stderr.suffix(3000))"))
+                        Failed(description: "\(script) exited with status \(status); stderr:\n\(s.stderr.suffix(3000))")
+                    )
                 }
                 s.lineWaiters[id] = LineWaiter(match: match, continuation: continuation)
                 return nil
@@ -201,11 +216,19 @@ final class PythonPeer: Sendable {
         defer { timer.cancel() }
         return await withCheckedContinuation { continuation in
             let status = state.withLock { s -> Int32? in
-                if let status = s.exitStatus { return status }
+                if let status = s.finished { return status }
                 s.exitWaiters.append(continuation)
                 return nil
             }
             if let status { continuation.resume(returning: status) }
+        }
+    }
+
+    /// Waits for the process to exit by itself; throws, with its stderr, unless it succeeded.
+    func succeeded(timeout: Duration = .seconds(60)) async throws {
+        let status = try await exitStatus(timeout: timeout)
+        guard status == 0 else {
+            throw Failed(description: "\(script) exited with status \(status); stderr:\n\(stderr.suffix(3000))")
         }
     }
 

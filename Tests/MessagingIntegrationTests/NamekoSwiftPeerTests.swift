@@ -177,6 +177,36 @@ private struct Relay: NamekoProcedure {
         }
     }
 
+    @Test func cancellingRunLetsACallInFlightFinishAndBeAnswered() async throws {
+        let service = TestBroker.unique("nk-drain")
+        try await TestRouting.$service.withValue(service) {
+            let connection = try await TestBroker.connect()
+            let server = try await NamekoRPCServer.start(
+                connection: connection, configuration: .init(service: service), logger: MemoryLog().logger)
+            let started = Inbox<String>()
+            server.respond(to: NamekoSlow.self) { slow, _ in
+                started.add("slow")
+                try await Task.sleep(for: .seconds(slow.seconds))
+                return "finished"
+            }
+            let running = Task { try await server.run() }
+            try await waitForConsumer(on: server.queue, connection: connection)
+            let client = try await NamekoRPCClient.start(connection: connection, logger: MemoryLog().logger)
+            async let reply = client.call(NamekoSlow(seconds: 0.5), timeout: .seconds(20))
+            _ = try await started.wait(for: 1)
+            running.cancel()
+            try await running.value
+            #expect(try await reply == "finished")
+            // Acked before run() returned: nothing is left for another instance.
+            let channel = try await connection.openChannel()
+            let queue = try await channel.declareQueue(server.queue, passive: true)
+            #expect(queue.messageCount == 0)
+            #expect(queue.consumerCount == 0)
+            await client.close()
+            try await connection.close()
+        }
+    }
+
     @Test func registrationMistakesStopRunWithAnInvalidConfiguration() async throws {
         let connection = try await TestBroker.connect()
         let server = try await NamekoRPCServer.start(
