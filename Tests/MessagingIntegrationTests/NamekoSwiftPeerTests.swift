@@ -89,7 +89,7 @@ private struct Relay: NamekoProcedure {
         }
     }
 
-    @Test func requestsAForeignCallerGetsWrongAreAnsweredWithMalformedRequest() async throws {
+    @Test func requestsAForeignCallerGetsWrongAreAnsweredWithNamekosErrors() async throws {
         let service = TestBroker.unique("nk-malformed")
         try await TestRouting.$service.withValue(service) {
             let connection = try await TestBroker.connect()
@@ -103,14 +103,19 @@ private struct Relay: NamekoProcedure {
             let channel = try await connection.openChannel()
             let replies = try await channel.declareQueue(exclusive: true).name
             try await channel.bindQueue(replies, to: NamekoTopology.rpcExchange, routingKey: replies)
-            let cases: [(contentType: String?, body: String, value: String)] = [
-                (nil, #"{"args": ["x"], "kwargs": {}}"#, "the message has no content type"),
-                ("application/json", #"{"args": ["x"],"#, "the body is not JSON"),
-                ("application/json", #"{"args": ["x"]}"#, "Message missing `args` or `kwargs`"),
+            // As in Nameko, the body must be JSON first, then the method must exist, then the envelope be right.
+            let cases: [(contentType: String?, method: String, body: String, error: String, value: String)] = [
+                (
+                    nil, "hello", #"{"args": ["x"], "kwargs": {}}"#, "MalformedRequest",
+                    "the message has no content type"
+                ),
+                ("application/json", "nope", #"{"args": ["x"],"#, "MalformedRequest", "the body is not JSON"),
+                ("application/json", "nope", #"{"args": ["x"]}"#, "MethodNotFound", "nope"),
+                ("application/json", "hello", #"{"args": ["x"]}"#, "MalformedRequest", "Message missing `args`"),
             ]
             for (index, request) in cases.enumerated() {
                 try await channel.publish(
-                    request.body, exchange: NamekoTopology.rpcExchange, routingKey: "\(service).hello",
+                    request.body, exchange: NamekoTopology.rpcExchange, routingKey: "\(service).\(request.method)",
                     properties: BasicProperties(
                         contentType: request.contentType, correlationID: "c-\(index)", replyTo: replies))
                 let reply = try await Self.get(from: replies, channel: channel)
@@ -123,7 +128,7 @@ private struct Relay: NamekoProcedure {
                             priority: 0, correlationID: "c-\(index)"))
                 #expect(
                     reply.bodyString.hasPrefix(
-                        #"{"result": null, "error": {"exc_type": "MalformedRequest", "exc_path": "nameko.exceptions.MalformedRequest", "exc_args": ["\#(request.value)"#
+                        #"{"result": null, "error": {"exc_type": "\#(request.error)", "exc_path": "nameko.exceptions.\#(request.error)", "exc_args": ["\#(request.value)"#
                     ), "\(reply.bodyString)")
                 try reply.ack()
             }

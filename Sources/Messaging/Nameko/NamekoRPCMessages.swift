@@ -35,13 +35,24 @@ enum NamekoRPCMessages {
     static func parseRequest(body: [UInt8], contentType: String?) throws(NamekoRemoteError) -> (
         args: [NamekoJSON], kwargs: [String: NamekoJSON]
     ) {
+        try envelope(of: try parseBody(body, contentType: contentType))
+    }
+
+    /// The JSON of a message's body. Throws `MalformedRequest` when the content type or the body is not JSON.
+    static func parseBody(_ body: [UInt8], contentType: String?) throws(NamekoRemoteError) -> NamekoJSON {
         try checkJSON(contentType)
-        let json: NamekoJSON
         do {
-            json = try NamekoJSON.parse(body)
+            return try NamekoJSON.parse(body)
         } catch {
             throw .malformedRequest("the body is not JSON: \(error)")
         }
+    }
+
+    /// A request body's `args` and `kwargs`. Throws `MalformedRequest` when they are missing or
+    /// are not a list and an object.
+    static func envelope(of json: NamekoJSON) throws(NamekoRemoteError) -> (
+        args: [NamekoJSON], kwargs: [String: NamekoJSON]
+    ) {
         guard let args = json["args"], let kwargs = json["kwargs"] else {
             // Nameko's own text for this case.
             throw .malformedRequest("Message missing `args` or `kwargs`")

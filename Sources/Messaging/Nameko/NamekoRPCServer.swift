@@ -236,16 +236,18 @@ public final class NamekoRPCServer: Sendable {
         log[metadata: "routing-key"] = delivery.routingKey
         if let correlation = delivery.properties.correlationID { log[metadata: "correlation-id"] = correlation }
         guard let replyTo = delivery.properties.replyTo, !replyTo.isEmpty else {
-            count("unanswerable", delivery.routingKey)
+            count("unanswerable", "(no reply_to)")
             log.error("a request without reply_to cannot be answered; moving it to the error queue")
             let error = NamekoRemoteError.malformedRequest("the request has no reply_to, so it cannot be answered")
             await failures.settle(delivery, error: error, permanent: true, attempts: 0, bus: bus, log: log)
             return
         }
+        let name = methodName(delivery.routingKey)
+        // Metrics are labelled by method only for methods the server has: callers choose routing keys.
+        let type = methods[name] == nil ? "(unknown method)" : delivery.routingKey
         let duration = metrics.histogram(
-            "messaging_handler_duration_seconds", help: "Handler run time",
-            labels: ["queue": queue, "type": delivery.routingKey])
-        let outcome = await duration.time { await answer(delivery, methods: methods, log: log) }
+            "messaging_handler_duration_seconds", help: "Handler run time", labels: ["queue": queue, "type": type])
+        let outcome = await duration.time { await answer(delivery, method: name, methods: methods, log: log) }
         let body: [UInt8]
         switch outcome {
         case .success(let result):
@@ -267,36 +269,41 @@ public final class NamekoRPCServer: Sendable {
             try? delivery.reject(requeue: true)
             return
         }
-        count(outcome.isSuccess ? "handled" : "failed", delivery.routingKey)
+        count(outcome.isSuccess ? "handled" : "failed", type)
         NamekoConsumption.acknowledge(delivery, log: log)
     }
 
-    /// The reply's result, or the error object to send instead.
+    /// The method a routing key names: what follows `<service>.` (Nameko takes the last
+    /// dot-separated part of a key that does not start so, for its `MethodNotFound`).
+    private func methodName(_ routingKey: String) -> String {
+        let prefix = "\(configuration.service)."
+        if routingKey.hasPrefix(prefix) { return String(routingKey.dropFirst(prefix.count)) }
+        return String(routingKey.split(separator: ".").last ?? "")
+    }
+
+    /// The reply's result, or the error object to send instead. The checks come in Nameko's
+    /// order: the body must be JSON, then the method must exist, then the envelope be right.
     private func answer(
-        _ delivery: AMQPDelivery, methods: [String: Method], log: Logger
+        _ delivery: AMQPDelivery, method name: String, methods: [String: Method], log: Logger
     ) async -> Result<NamekoJSON, NamekoRemoteError> {
-        let service = configuration.service
-        let parsed: (args: [NamekoJSON], kwargs: [String: NamekoJSON])
-        do {
-            parsed = try NamekoRPCMessages.parseRequest(
-                body: delivery.body, contentType: delivery.properties.contentType)
+        let arguments: (args: [NamekoJSON], kwargs: [String: NamekoJSON])
+        let method: Method
+        do throws(NamekoRemoteError) {
+            let json = try NamekoRPCMessages.parseBody(delivery.body, contentType: delivery.properties.contentType)
+            guard delivery.routingKey.hasPrefix("\(configuration.service)."), let found = methods[name] else {
+                throw NamekoRemoteError.methodNotFound(name)
+            }
+            method = found
+            arguments = try NamekoRPCMessages.envelope(of: json)
         } catch {
             return .failure(error)
         }
-        let prefix = "\(service)."
-        let name =
-            delivery.routingKey.hasPrefix(prefix)
-            ? String(delivery.routingKey.dropFirst(prefix.count))
-            : String(delivery.routingKey.split(separator: ".").last ?? "")
-        guard delivery.routingKey.hasPrefix(prefix), let method = methods[name] else {
-            return .failure(.methodNotFound(name))
-        }
         let context = NamekoContext(
-            service: service, method: name, headers: delivery.properties.headers,
+            service: configuration.service, method: name, headers: delivery.properties.headers,
             parentCallsTracked: configuration.parentCallsTracked, correlationID: delivery.properties.correlationID,
             isRedelivery: delivery.redelivered, attempt: 1, logger: log)
         do {
-            return .success(try await method.run(parsed.args, parsed.kwargs, context))
+            return .success(try await method.run(arguments.args, arguments.kwargs, context))
         } catch {
             return .failure(NamekoRemoteError(from: error))
         }
