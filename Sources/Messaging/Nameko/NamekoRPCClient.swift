@@ -125,7 +125,7 @@ public final class NamekoRPCClient: Sendable {
                 .serialization, "cannot encode the arguments of \(routingKey): \(error)", underlying: error)
         }
         let correlation = UUID().uuidString.lowercased()
-        var headers: FieldTable
+        let headers: FieldTable
         if let context {
             headers = context.outgoingHeaders
         } else {
