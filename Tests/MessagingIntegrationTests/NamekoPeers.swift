@@ -2,9 +2,11 @@ import Foundation
 import Synchronization
 import Testing
 
-/// A Python peer (a script under Interop/nameko, run with the real nameko package from PyPI) as a
-/// child process. Its stdout and stderr are read on threads of their own and its exit comes
-/// through `terminationHandler`, so no Swift concurrency thread ever blocks on it.
+/// A Python peer (a script under Interop/nameko, run with the real nameko package from PyPI, in
+/// the venv ``InteropProcess/python`` finds) as a child process. Its stdout and stderr are read on
+/// threads of their own and its exit comes through `terminationHandler`, so no Swift concurrency
+/// thread ever blocks on it. Unlike ``InteropProcess`` it reports the exit status and stderr (a
+/// script that fails says why) and makes sure the process is gone when the test ends.
 final class PythonPeer: Sendable {
     struct Failed: Error, CustomStringConvertible {
         var description: String
@@ -32,25 +34,6 @@ final class PythonPeer: Sendable {
     private let process: Process
     private let state = Mutex(State())
 
-    /// The interpreter of the interop venv: INTEROP_PYTHON (set by scripts/test.sh), else the
-    /// repository's `.venv-interop`. Missing is a failure, never a skip.
-    static var python: String {
-        get throws {
-            let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent()
-            let path =
-                ProcessInfo.processInfo.environment["INTEROP_PYTHON"]
-                ?? repository.appendingPathComponent(".venv-interop/bin/python").path
-            guard FileManager.default.isExecutableFile(atPath: path) else {
-                let message =
-                    "no Python with nameko at \(path): run scripts/test.sh, or `eval \"$(scripts/interop-venv.sh)\"`"
-                Issue.record(Comment(rawValue: message))
-                throw Failed(description: message)
-            }
-            return path
-        }
-    }
-
     static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Interop/nameko")
 
@@ -64,7 +47,7 @@ final class PythonPeer: Sendable {
         _ script: String, arguments: [String] = [], environment: [String: String] = [:]
     ) throws -> PythonPeer {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try python)
+        process.executableURL = URL(fileURLWithPath: try InteropProcess.python)
         process.arguments = ["-u", scripts.appendingPathComponent(script).path] + arguments
         var env = ProcessInfo.processInfo.environment
         env["AMQP_URI"] = TestBroker.url
