@@ -1,4 +1,4 @@
-public import AMQPWire
+import AMQPWire
 
 /// Names and shapes of the broker entities, written down in one place (docs/messaging.md).
 ///
