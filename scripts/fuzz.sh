@@ -30,19 +30,28 @@ corpus="$repo/Fuzz/corpus/frames"
 mkdir -p "$build" "$artifacts"
 
 compile() {
-  swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name AMQPWireFuzz -use-ld=lld \
-    "$@" "$repo/Fuzz/FrameDecoderFuzz/main.swift" -o "$binary"
+  swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name AMQPWireFuzz -package-name amqpfuzz \
+    -use-ld=lld "$@" "$repo/Fuzz/FrameDecoderFuzz/main.swift" -o "$binary"
 }
 
-# Prefer the whole library, so the fuzzed code is exactly what ships; the pure codec (Bytes, Codec,
-# Generated) depends on nothing else, so it is the fallback while other folders do not compile.
+# The whole library, so the fuzzed code is exactly what ships: AMQPWire and the socket layer it
+# imports (POSIXSockets, `package` access) compiled as one module, from copies without the
+# `import POSIXSockets` lines. The pure codec (Bytes, Codec, Generated) depends on nothing else,
+# so it is the fallback if that ever stops compiling; the fallback is reported loudly.
 cd "$repo"
-mapfile -t all_sources < <(find Sources/AMQPWire -name '*.swift' | sort)
+flat="$build/sources"
+rm -rf "$flat"
+mkdir -p "$flat"
+while IFS= read -r file; do
+  sed '/^import POSIXSockets$/d' "$file" >"$flat/$(echo "$file" | tr / _)"
+done < <(find Sources/AMQPWire Sources/POSIXSockets -name '*.swift' | sort)
+mapfile -t all_sources < <(find "$flat" -name '*.swift' | sort)
 mapfile -t codec_sources < <(find Sources/AMQPWire/Bytes Sources/AMQPWire/Codec Sources/AMQPWire/Generated \
   -name '*.swift' | sort)
 echo "fuzz: compiling $binary" >&2
 if ! compile "${all_sources[@]}" 2>"$build/compile.log"; then
-  echo "fuzz: the whole library does not compile this way (see $build/compile.log); using the codec alone" >&2
+  echo "fuzz: WARNING: the whole library does not compile this way (see $build/compile.log); fuzzing the codec alone" >&2
+  tail -n 20 "$build/compile.log" >&2
   compile "${codec_sources[@]}"
 fi
 

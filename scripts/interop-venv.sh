@@ -5,7 +5,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${INTEROP_VENV:-$repo/.venv-interop}
-want="pymessagingframework==1.1.0 nameko==2.14.1"
+want="pymessagingframework==1.1.0 nameko==2.14.1 pyyaml"
 if [ ! -x "$venv/bin/python" ]; then
   if ! python3 -m venv "$venv" >&2; then
     # Debian's python3 needs python3-venv for ensurepip.
@@ -16,7 +16,7 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv" >&2
   fi
 fi
-if ! "$venv/bin/python" -c 'import PyMessagingFramework.framework, nameko' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import PyMessagingFramework.framework, nameko, yaml' 2>/dev/null; then
   echo "interop: installing $want into $venv" >&2
   "$venv/bin/pip" install -q --disable-pip-version-check $want >&2
 fi

@@ -98,14 +98,20 @@ fi
 export INTEROP_PYTHON
 echo "INTEROP_PYTHON=$INTEROP_PYTHON"
 
-# The Mail tests run a real SMTP server: aiosmtpd from the OS packages, under Debian's python3.
-if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
-  step "installing python3-aiosmtpd (the SMTP server the Mail tests run)"
+# OS packages the tests drive, under Debian's python3: aiosmtpd (the SMTP server of the Mail and
+# service tests) and a real browser for the end-to-end test (chromium, its driver, selenium).
+missing=()
+/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)
+/usr/bin/python3 -c 'import selenium' 2>/dev/null || missing+=(python3-selenium)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+if [ ${#missing[@]} -gt 0 ]; then
+  step "installing ${missing[*]} (the SMTP server and the browser the tests drive)"
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo=sudo
   export DEBIAN_FRONTEND=noninteractive
-  { $sudo apt-get update -qq && $sudo apt-get install -y -qq python3-aiosmtpd; } \
-    || echo "could not install python3-aiosmtpd: the Mail SMTP tests will fail" >&2
+  { $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null; } \
+    || echo "could not install ${missing[*]}: the tests that need them will fail" >&2
 fi
 
 step "checking formatting (swift format, .swift-format)"

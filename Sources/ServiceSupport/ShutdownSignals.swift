@@ -5,7 +5,9 @@ import Dispatch
 #endif
 
 /// Runs `body` until it returns or SIGTERM/SIGINT arrives; a signal cancels it, so `run()` loops
-/// inside stop taking work, finish what is in flight, and return. A second signal exits at once.
+/// inside stop taking work, finish what is in flight, and return. The same signal a second time
+/// (Ctrl-C pressed twice) exits at once; a SIGTERM after a SIGINT does not (a terminal's Ctrl-C
+/// reaches both a script and the services it started, and the script then sends SIGTERM).
 public func runUntilSignalled(_ body: @escaping @Sendable () async throws -> Void) async throws {
     let task = Task { try await body() }
     let queue = DispatchQueue(label: "shutdown-signals")
@@ -13,7 +15,7 @@ public func runUntilSignalled(_ body: @escaping @Sendable () async throws -> Voi
     for signalNumber in [SIGTERM, SIGINT] {
         signal(signalNumber, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
-        let received = SignalCount()
+        let received = SignalCount()  // per signal
         source.setEventHandler {
             if received.increment() > 1 { exit(130) }
             task.cancel()

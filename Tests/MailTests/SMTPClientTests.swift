@@ -367,22 +367,31 @@ import Testing
     }
 
     @Test func blockedSessionsLeaveTheCooperativePoolFree() async throws {
-        // More stalled sessions than the pool has threads: if they blocked pool threads, the
-        // sleep below could not finish before they time out.
+        // More stalled sessions than the pool has threads. If they blocked pool threads, the sleep
+        // below could not finish until they time out, so some would have ended by then. Decided
+        // by order of events, not by elapsed time, so a loaded machine cannot fail it.
         let servers = try (0..<6).map { _ in try ScriptedSMTPServer([.stall]) }
         let message = try Self.message()
-        let start = ContinuousClock.now
+        let ended = EndedSessions()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for server in servers {
-                let client = Self.client(server, timeouts: SMTPTimeouts(greeting: .seconds(2)))
-                group.addTask { _ = try? await client.send(message) }
+                let client = Self.client(server, timeouts: SMTPTimeouts(greeting: .seconds(10)))
+                group.addTask {
+                    _ = try? await client.send(message)
+                    ended.count.withLock { $0 += 1 }
+                }
             }
             try await Task.sleep(for: .milliseconds(100))
-            #expect(ContinuousClock.now - start < .seconds(1))
+            #expect(ended.count.withLock { $0 } == 0, "the sleep finished only after stalled sessions ended")
+            group.cancelAll()  // cancellation shuts the stalled sessions' sockets down
             try await group.waitForAll()
         }
         for server in servers { await server.finish() }
     }
+}
+
+final class EndedSessions: Sendable {
+    let count = Mutex(0)
 }
 
 /// Keeps formatted log lines for inspection.
