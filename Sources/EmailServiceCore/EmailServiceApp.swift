@@ -1,6 +1,7 @@
 public import AMQPWire
 import EmailContracts
 import Foundation
+import HTTPServer
 import Mail
 import Messaging
 public import Observability
@@ -98,6 +99,37 @@ public enum EmailServiceApp {
             journal: journal, sender: configuration.sender, events: service.bus, metrics: metrics)
         deliverer.register(on: service, queue: configuration.queue, format: configuration.format)
         defer { Task { try? await connection.close() } }
-        try await service.run()
+        guard let port = configuration.httpPort else {
+            try await service.run()
+            return
+        }
+        let http = try HTTPServer(
+            configuration: .init(host: configuration.httpHost, port: port, serverName: "email-service"),
+            logger: logger.labelled("email-service.http"), metrics: metrics,
+            router: statusRoutes(connection: connection, metrics: metrics))
+        logger.info("serving /health and /metrics", metadata: ["url": "http://\(configuration.httpHost):\(http.port)/"])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await service.run() }
+            group.addTask { try await http.run() }
+            try await group.next()
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+    }
+
+    /// `/health/live`, `/health/ready` (the broker connection is open) and `/metrics`.
+    static func statusRoutes(connection: AMQPConnection, metrics: MetricsRegistry) -> Router {
+        var router = Router()
+        router.get("/health/live") { _ in .text("alive\n") }
+        router.get("/health/ready") { _ in
+            connection.isOpen
+                ? .text("ready\n") : .text("not ready: the broker connection is down\n", status: .serviceUnavailable)
+        }
+        router.get("/metrics") { _ in
+            HTTPResponse(
+                status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],
+                body: Array(metrics.prometheusText().utf8))
+        }
+        return router
     }
 }

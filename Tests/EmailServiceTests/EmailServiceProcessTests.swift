@@ -140,6 +140,32 @@ import Testing
         #expect(service.lines.contains { $0.hasPrefix("email-service: ") && $0.contains(message) })
     }
 
+    @Test func healthAndMetricsAreServedWhenAPortIsGiven() async throws {
+        let queue = Self.unique("http")
+        let folder = Self.temporaryFolder("http")
+        let port = Int.random(in: 50_000...54_999)
+        let service = try Self.startService(
+            queue: queue, folder: folder, instance: 0, extra: ["--http-port", String(port)])
+        try await service.waitForLine(containing: "serving /health and /metrics")
+        let connection = try await AMQPConnection.connect(url: Self.brokerURL)
+        let bus = try await MessageBus.start(connection: connection, serviceName: "test")
+        try await bus.send(SendEmail(subject: "Counted", body: "b", recipient: "ann@example.com"), queue: queue)
+        try await service.waitForLine(containing: "email sent")
+        func fetch(_ path: String) async throws -> [String] {
+            let curl = try ChildProcess(
+                "/usr/bin/curl", ["-s", "-w", "\n%{http_code}\n", "http://127.0.0.1:\(port)\(path)"])
+            _ = await curl.waitForExit()
+            return curl.lines
+        }
+        #expect(try await fetch("/health/ready").last == "200")
+        let metrics = try await fetch("/metrics")
+        #expect(metrics.contains(#"emails_total{outcome="sent"} 1"#))
+        #expect(metrics.contains { $0.hasPrefix("messaging_handler_duration_seconds_count") })
+        service.signal(SIGTERM)
+        #expect(await service.waitForExit() == 0)
+        try await connection.close()
+    }
+
     @Test func passwordsNeverAppearInTheLogs() async throws {
         let service = try ChildProcess(
             try ChildProcess.product("email-service"),

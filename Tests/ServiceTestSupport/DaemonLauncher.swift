@@ -10,13 +10,13 @@ import Foundation
 /// Not Foundation's `Process`: it learns that a child exited when a socket the child inherited
 /// closes, and a daemon the child starts inherits that socket too, so the exit is never reported.
 /// Output goes to a file, which a daemon may keep open without holding anyone up.
-enum DaemonLauncher {
-    struct Result: Sendable {
-        var status: Int32
-        var output: String
+public enum DaemonLauncher {
+    public struct Result: Sendable {
+        public var status: Int32
+        public var output: String
     }
 
-    static func run(_ arguments: [String], environment: [String: String]) async -> Result {
+    public static func run(_ arguments: [String], environment: [String: String]) async -> Result {
         let outputPath = NSTemporaryDirectory() + "spawn-\(UUID().uuidString).log"
         return await withCheckedContinuation { continuation in
             Thread {
