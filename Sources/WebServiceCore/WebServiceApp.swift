@@ -2,7 +2,7 @@ public import AMQPWire
 import EmailContracts
 import Foundation
 import HTTPServer
-import Messaging
+public import Messaging
 public import Observability
 public import ServiceSupport
 
@@ -15,6 +15,7 @@ public struct WebServiceConfiguration: Sendable {
     public var emailQueue: String?
     public var wireFormat: String
     public var maxConnections: Int
+    public var queueKind: QueueKind
     public var logLevel: LogLevel
 
     public static let specs: [OptionSpec] =
@@ -38,6 +39,10 @@ public struct WebServiceConfiguration: Sendable {
                 "max-connections", environment: ["WEB_MAX_CONNECTIONS"], help: "Open HTTP connections at most.",
                 defaultValue: "512"),
             OptionSpec(
+                "queue-type", environment: ["WEB_QUEUE_TYPE"],
+                help: "classic or quorum (for a cluster), for the queues the service follows email events on.",
+                defaultValue: "classic"),
+            OptionSpec(
                 "log-level", environment: ["LOG_LEVEL"], help: "trace, debug, info, notice, warning, error.",
                 defaultValue: "info"),
         ]
@@ -51,6 +56,7 @@ public struct WebServiceConfiguration: Sendable {
         }
         let format = try options.choice("wire-format", ["native", "pymessagingframework"]) ?? "native"
         let maxConnections = try options.integer("max-connections", in: 1...100_000) ?? 512
+        let kind = try options.choice("queue-type", ["classic", "quorum"]) ?? "classic"
         guard let level = LogLevel(name: options["log-level"] ?? "info") else {
             throw ConfigurationError(
                 "\(options.source("log-level")) must be trace, debug, info, notice, warning or error")
@@ -61,7 +67,8 @@ public struct WebServiceConfiguration: Sendable {
         }
         return WebServiceConfiguration(
             broker: broker, host: host, port: port, outboxPath: options["outbox"] ?? "outbox.log",
-            emailQueue: options["email-queue"], wireFormat: format, maxConnections: maxConnections, logLevel: level)
+            emailQueue: options["email-queue"], wireFormat: format, maxConnections: maxConnections,
+            queueKind: QueueKind(rawValue: kind) ?? .classic, logLevel: level)
     }
 
     var format: any WireFormat {
@@ -170,19 +177,12 @@ public enum WebServiceApp {
         _ connection: AMQPConnection, configuration: WebServiceConfiguration, app: WebApp, logger: Logger,
         metrics: MetricsRegistry
     ) async throws {
-        let service = try await MessagingService.start(
-            connection: connection, configuration: .init(name: "web-service"), logger: logger, metrics: metrics)
-        service.subscribe(to: EmailSent.self) { event, _ in
-            try app.outbox.update(event.commandID, status: .sent)
-        }
-        service.subscribe(to: EmailFailed.self) { event, _ in
-            try app.outbox.update(event.commandID, status: .failed, detail: event.reason)
-        }
-        let bus = service.bus
+        let bus = try await MessageBus.start(
+            connection: connection, serviceName: "web-service", logger: logger, metrics: metrics)
         let format = configuration.format
         let queue = configuration.emailQueue
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await service.run() }
+            // Publishing the outbox does not wait for, or depend on, following the events.
             group.addTask {
                 await app.outbox.run(
                     send: { entry in
@@ -192,9 +192,11 @@ public enum WebServiceApp {
                         logger.info("published", metadata: ["email-id": entry.id])
                     },
                     onFailure: { error in
-                        logger.warning(
-                            "could not publish; will retry", metadata: ["error": "\(error)"])
+                        logger.warning("could not publish; will retry", metadata: ["error": "\(error)"])
                     })
+            }
+            group.addTask {
+                await followEvents(connection, configuration: configuration, app: app, logger: logger, metrics: metrics)
             }
             group.addTask {
                 // Readiness follows the connection; a connection that ended for good ends serve().
@@ -208,6 +210,35 @@ public enum WebServiceApp {
             }
             try await group.next()
             group.cancelAll()
+        }
+    }
+
+    /// Updates the outbox from EmailSent and EmailFailed; retries on its own when the subscription
+    /// fails (a queue whose node is down), without holding up publishing.
+    private static func followEvents(
+        _ connection: AMQPConnection, configuration: WebServiceConfiguration, app: WebApp, logger: Logger,
+        metrics: MetricsRegistry
+    ) async {
+        while !Task.isCancelled {
+            do {
+                let service = try await MessagingService.start(
+                    connection: connection,
+                    configuration: .init(name: "web-service", queueKind: configuration.queueKind),
+                    logger: logger, metrics: metrics)
+                service.subscribe(to: EmailSent.self) { event, _ in
+                    try app.outbox.update(event.commandID, status: .sent)
+                }
+                service.subscribe(to: EmailFailed.self) { event, _ in
+                    try app.outbox.update(event.commandID, status: .failed, detail: event.reason)
+                }
+                try await service.run()
+                return
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("cannot follow the email events yet; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(2))
+            }
         }
     }
 }

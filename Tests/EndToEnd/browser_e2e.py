@@ -21,6 +21,8 @@ from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 url, smtp_folder = sys.argv[1], sys.argv[2]
 
@@ -40,6 +42,12 @@ for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--dis
     options.add_argument(flag)
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 driver.set_page_load_timeout(30)
+
+
+def wait_for(element_id):
+    """The element, once the page after a submit has loaded it (a loaded machine may be slow)."""
+    return WebDriverWait(driver, 30).until(expected_conditions.presence_of_element_located((By.ID, element_id)))
+
 try:
     driver.get(url)
     if "Send an email" not in driver.title:
@@ -50,8 +58,8 @@ try:
     driver.find_element(By.ID, "body").send_keys("Some text")
     driver.find_element(By.ID, "recipient").send_keys("not an address")
     driver.find_element(By.ID, "send").click()
-    subject_error = driver.find_element(By.ID, "subject-error").text
-    recipient_error = driver.find_element(By.ID, "recipient-error").text
+    subject_error = wait_for("subject-error").text
+    recipient_error = wait_for("recipient-error").text
     if not subject_error or not recipient_error:
         fail("no field errors shown")
     if driver.find_element(By.ID, "recipient").get_attribute("value") != "not an address":
@@ -64,7 +72,7 @@ try:
         element.clear()
         element.send_keys(value)
     driver.find_element(By.ID, "send").click()
-    success = driver.find_element(By.ID, "success").text
+    success = wait_for("success").text
     if success != "You have successfully sent an email to ann@example.com":
         fail(f"unexpected success message {success!r}")
     ok(f"valid input shows the success message: {success!r}")
@@ -95,7 +103,7 @@ try:
     deadline = time.time() + 30
     while time.time() < deadline:
         driver.get(url)
-        if "sent" in driver.find_element(By.ID, "recent").text:
+        if "sent" in wait_for("recent").text:
             break
         time.sleep(0.3)
     else:

@@ -38,7 +38,10 @@ import Testing
         }
         let web = try ChildProcess(
             try ChildProcess.product("web-service"),
-            ["--port", String(port), "--outbox", "\(folder)/outbox.log", "--email-queue", queue],
+            [
+                "--port", String(port), "--outbox", "\(folder)/outbox.log", "--email-queue", queue, "--queue-type",
+                "quorum",
+            ],
             environment: environment)
         defer {
             for process in emails + [web] { process.signal(SIGKILL) }
@@ -66,8 +69,15 @@ import Testing
         func delivered() -> [String] {
             (0..<2).flatMap { WebServiceOutageTests.deliveredIDs("\(folder)/maildir-\($0)") }
         }
-        try await WebServiceOutageTests.waitUntil("every accepted email delivered", timeout: .seconds(120)) {
-            delivered().count >= accepted.count
+        do {
+            try await WebServiceOutageTests.waitUntil("every accepted email delivered", timeout: .seconds(120)) {
+                delivered().count >= accepted.count
+            }
+        } catch {
+            for (name, process) in [("email 0", emails[0]), ("email 1", emails[1]), ("web", web)] {
+                Issue.record("\(name) said:\n\(process.lines.suffix(25).joined(separator: "\n"))")
+            }
+            throw error
         }
         try await Task.sleep(for: .seconds(2))  // room for a duplicate to show
         let final = delivered()

@@ -54,9 +54,13 @@ final class QueueWorker: Sendable {
             delays = []
         }
         for delay in delays {
+            // The same kind as the queue: in a cluster, a classic delay queue would be lost with its
+            // node, and with it every retry path of a replicated queue.
+            var arguments = durable
+            arguments["x-dead-letter-exchange"] = .string("")
+            arguments["x-dead-letter-routing-key"] = .string(queue)
             try await channel.declareQueue(
-                Topology.delayQueue(for: queue, delayMilliseconds: delay), durable: true,
-                arguments: ["x-dead-letter-exchange": .string(""), "x-dead-letter-routing-key": .string(queue)])
+                Topology.delayQueue(for: queue, delayMilliseconds: delay), durable: true, arguments: arguments)
         }
         if let errorQueue { try await channel.declareQueue(errorQueue, durable: true, arguments: durable) }
         try await channel.setPrefetch(count: UInt16(config.concurrency))

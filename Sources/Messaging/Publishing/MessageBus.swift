@@ -26,7 +26,9 @@ public final class MessageBus: Sendable {
     let logger: Logger
     let metrics: MetricsRegistry
 
-    private let channel: AMQPChannel
+    /// Replaced after a nack (see `replaceChannel`); read under the lock, used outside it.
+    private let current: Mutex<AMQPChannel>
+    private var channel: AMQPChannel { current.withLock { $0 } }
     /// Message ids the broker returned as unroutable, recorded on the I/O thread before the
     /// publish's confirm completes; taken by the publisher. Bounded (see `recordReturn`).
     private let returned = Mutex<[String: AMQPReturnedMessage]>([:])
@@ -39,7 +41,7 @@ public final class MessageBus: Sendable {
         defaultTimeout: Duration, logger: Logger, metrics: MetricsRegistry
     ) {
         self.connection = connection
-        self.channel = channel
+        self.current = Mutex(channel)
         self.serviceName = serviceName
         self.format = format
         self.defaultTimeout = defaultTimeout
@@ -53,15 +55,45 @@ public final class MessageBus: Sendable {
         defaultTimeout: Duration = .seconds(30), logger: Logger? = nil, metrics: MetricsRegistry = MetricsRegistry()
     ) async throws -> MessageBus {
         let channel = try await connection.openChannel()
-        try await channel.enablePublisherConfirms()
         let bus = MessageBus(
             connection: connection, channel: channel, serviceName: serviceName, format: format,
             defaultTimeout: defaultTimeout, logger: logger ?? Logger(label: "\(serviceName).bus"), metrics: metrics)
-        channel.onReturn { [weak bus] message in bus?.recordReturn(message) }
+        try await bus.prepare(channel)
+        return bus
+    }
+
+    /// Confirm mode, the return handler and the direct reply-to consumer, on a new channel.
+    private func prepare(_ channel: AMQPChannel) async throws {
+        try await channel.enablePublisherConfirms()
+        channel.onReturn { [weak self] message in self?.recordReturn(message) }
         // Direct reply-to: replies come straight to this channel's consumer, no reply queue.
         let replies = try await channel.consume(queue: "amq.rabbitmq.reply-to", noAck: true)
-        bus.replyReader.withLock { $0 = Task { await bus.readReplies(replies) } }
-        return bus
+        let previous = replyReader.withLock { reader in
+            defer { reader = Task { await self.readReplies(replies) } }
+            return reader
+        }
+        previous?.cancel()
+    }
+
+    /// Moves the bus to a fresh channel after a nack. RabbitMQ 3.10 can nack every publish on a
+    /// channel for good once its first publishes to a quorum queue met a leader election (seen in
+    /// the cluster tests), so a nacked channel is not trusted again. Calls waiting for replies on the
+    /// old channel fail (their replies went to it).
+    private func replaceChannel(after nacked: AMQPChannel) async {
+        guard channel === nacked else { return }  // another publisher replaced it already
+        do {
+            let fresh = try await connection.openChannel()
+            try await prepare(fresh)
+            let old = current.withLock { current in
+                defer { current = fresh }
+                return current
+            }
+            failPendingReplies(MessagingError(.notRunning, "the bus moved to a new channel after a nack"))
+            try? await old.close()
+            logger.notice("moved to a new channel after the broker nacked a publish")
+        } catch {
+            logger.warning("could not open a new channel after a nack: \(error)")
+        }
     }
 
     /// Stops reading replies (pending calls fail) and closes the bus's channel.
@@ -114,12 +146,14 @@ public final class MessageBus: Sendable {
         // Returns are matched by message id; give every mandatory publish one.
         if mandatory && (properties.messageID ?? "").isEmpty { properties.messageID = UUID().uuidString.lowercased() }
         let id = properties.messageID ?? ""
+        let channel = self.channel
         do {
             try await channel.publish(
                 message.body, exchange: exchange, routingKey: routingKey, mandatory: mandatory,
                 properties: properties
             ).wait()
         } catch let error as AMQPError where error.code == .publishNacked {
+            await replaceChannel(after: channel)
             throw MessagingError(
                 .nacked, "the broker did not accept \(messageType) for '\(routingKey)': \(error.message)",
                 underlying: error)
@@ -225,7 +259,8 @@ public final class MessageBus: Sendable {
         } catch {
             logger.warning("the RPC reply consumer ended: \(error)")
         }
-        failPendingReplies(MessagingError(.notRunning, "the RPC reply consumer ended"))
+        // A reader replaced by a newer channel's (cancelled) must not fail the calls now waiting there.
+        if !Task.isCancelled { failPendingReplies(MessagingError(.notRunning, "the RPC reply consumer ended")) }
     }
 
     private func failPendingReplies(_ error: MessagingError) {
