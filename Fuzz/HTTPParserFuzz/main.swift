@@ -72,7 +72,12 @@ func checkReparse(_ request: HTTPRequest, _ limits: HTTPRequestLimits) {
     // Field values that are not UTF-8 decode with replacement characters and do not reparse equal.
     guard bytes.count <= 1 << 20, request.headers.allSatisfy({ !$0.value.contains("\u{FFFD}") }) else { return }
     bytes += request.body
-    let again = parseAll(bytes, pieces: [bytes.count], limits: limits)
+    // Written back out, the header section can be longer than it came in (a space after every
+    // colon): past a small header limit that is a correct 431, not a reparse failure. So the
+    // reparse allows the written-out size (fuzz finding crash-2939c250..., a harness fault).
+    var relaxed = limits
+    relaxed.maxHeaderBytes = max(limits.maxHeaderBytes, text.utf8.count)
+    let again = parseAll(bytes, pieces: [bytes.count], limits: relaxed)
     if again != [.request(request)] && !(again.first == .continueRequested && again.dropFirst() == [.request(request)]) {
         fail("an accepted request does not reparse to itself:\n\(request)\n\(again)")
     }
