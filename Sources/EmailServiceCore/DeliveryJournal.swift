@@ -1,9 +1,7 @@
 import Foundation
+import Messaging
+import ServiceSupport
 import Synchronization
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// The ids of commands whose email was delivered, kept in a local file that survives restarts,
 /// so a redelivered command (same message id) is not sent twice.
@@ -22,11 +20,12 @@ public final class DeliveryJournal: Sendable {
     static let maximumIDLength = 200
 
     private struct State {
-        var fd: Int32
-        var ids = RecentIDs()
+        var file: AppendOnlyFile
         var linesInFile = 0
     }
 
+    /// The ids remembered, newest `capacity` (its own lock; `state` orders the writes).
+    private let ids: RecentMessageIDs
     private let state: Mutex<State>
 
     /// Opens (creating if needed) the journal at `path`. Throws when the file cannot be opened or
@@ -34,105 +33,37 @@ public final class DeliveryJournal: Sendable {
     public init(path: String, capacity: Int = 100_000) throws {
         self.path = path
         self.capacity = max(1, capacity)
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        }
-        var ids = RecentIDs()
+        ids = RecentMessageIDs(capacity: self.capacity)
         var lines = 0
         for id in try Self.load(path: path, limitBytes: self.capacity * 2 * (Self.maximumIDLength + 1)) {
-            ids.insert(id, capacity: self.capacity)
+            _ = ids.insert(id)
             lines += 1
         }
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw JournalError("cannot open the delivery journal \(path): \(String(cString: strerror(errno)))")
-        }
-        // A line torn by a crash would swallow the next id: end it first.
-        if Self.endsWithoutNewline(path: path) {
-            var newline: UInt8 = 0x0A
-            _ = write(fd, &newline, 1)
-        }
-        state = Mutex(State(fd: fd, ids: ids, linesInFile: lines))
-    }
-
-    static func endsWithoutNewline(path: String) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? handle.close() }
-        guard let size = try? handle.seekToEnd(), size > 0 else { return false }
-        try? handle.seek(toOffset: size - 1)
-        return (try? handle.read(upToCount: 1))?.first != 0x0A
-    }
-
-    deinit {
-        state.withLock { _ = close($0.fd) }
+        // AppendOnlyFile ends a line torn by a crash, which would otherwise swallow the next id.
+        state = Mutex(State(file: try AppendOnlyFile(path: path), linesInFile: lines))
     }
 
     /// Whether `id` was recorded as delivered.
-    public func contains(_ id: String) -> Bool { state.withLock { $0.ids.contains(id) } }
+    public func contains(_ id: String) -> Bool { ids.contains(id) }
 
     /// How many ids are remembered.
-    public var count: Int { state.withLock { $0.ids.count } }
+    public var count: Int { ids.count }
 
     /// Records `id` as delivered, durably (written and fsynced) before returning.
     public func record(_ id: String) throws {
         guard Self.isValid(id) else { throw JournalError("message id is not journalable: '\(id.prefix(40))'") }
-        try state.withLock { s in
-            guard !s.ids.contains(id) else { return }
-            let line = Array((id + "\n").utf8)
-            try line.withUnsafeBytes { raw in
-                guard let base = raw.baseAddress else { return }
-                var offset = 0
-                while offset < raw.count {
-                    let n = write(s.fd, base + offset, raw.count - offset)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw JournalError(
-                            "cannot write the delivery journal \(path): \(String(cString: strerror(errno)))")
-                    }
-                    offset += n
-                }
-            }
-            guard fsync(s.fd) == 0 else {
-                throw JournalError("cannot fsync the delivery journal \(path): \(String(cString: strerror(errno)))")
-            }
-            s.ids.insert(id, capacity: capacity)
+        try state.withLock { s throws(DurableFileError) in
+            guard !ids.contains(id) else { return }
+            try s.file.append(Array((id + "\n").utf8))
+            _ = ids.insert(id)
             s.linesInFile += 1
-            if s.linesInFile >= 2 * capacity { try compact(&s) }
+            if s.linesInFile >= 2 * capacity {
+                // Rewrite with only the remembered ids, atomically.
+                let remembered = ids.oldestFirst
+                try s.file.replace(with: Array(remembered.map { $0 + "\n" }.joined().utf8))
+                s.linesInFile = remembered.count
+            }
         }
-    }
-
-    /// Rewrites the file with only the remembered ids: temporary file, fsync, rename, fsync folder.
-    private func compact(_ s: inout State) throws {
-        let temporary = path + ".tmp"
-        let text = s.ids.inOrder.map { $0 + "\n" }.joined()
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw JournalError("cannot compact the delivery journal: \(String(cString: strerror(errno)))")
-        }
-        let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { raw in raw.baseAddress.map { write(fd, $0, raw.count) } ?? 0 }
-        guard written == bytes.count, fsync(fd) == 0 else {
-            _ = close(fd)
-            throw JournalError("cannot compact the delivery journal: \(String(cString: strerror(errno)))")
-        }
-        _ = close(fd)
-        guard rename(temporary, path) == 0 else {
-            throw JournalError("cannot replace the delivery journal: \(String(cString: strerror(errno)))")
-        }
-        let directory = (path as NSString).deletingLastPathComponent
-        let dirFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_CLOEXEC)
-        if dirFD >= 0 {
-            _ = fsync(dirFD)
-            _ = close(dirFD)
-        }
-        let reopened = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
-        guard reopened >= 0 else {
-            throw JournalError("cannot reopen the delivery journal: \(String(cString: strerror(errno)))")
-        }
-        _ = close(s.fd)
-        s.fd = reopened
-        s.linesInFile = s.ids.count
     }
 
     static func isValid(_ id: String) -> Bool {
@@ -162,28 +93,4 @@ public final class DeliveryJournal: Sendable {
 public struct JournalError: Error, CustomStringConvertible {
     public var description: String
     init(_ description: String) { self.description = description }
-}
-
-/// An insertion-ordered set that forgets the oldest past a capacity.
-struct RecentIDs {
-    private var members: Set<String> = []
-    private var order: [String] = []
-    private var head = 0
-
-    var count: Int { members.count }
-    func contains(_ id: String) -> Bool { members.contains(id) }
-
-    mutating func insert(_ id: String, capacity: Int) {
-        guard !members.contains(id) else { return }
-        members.insert(id)
-        if order.count < capacity {
-            order.append(id)
-        } else {
-            members.remove(order[head])
-            order[head] = id
-            head = (head + 1) % capacity
-        }
-    }
-
-    var inOrder: [String] { Array(order[head...] + order[..<head]) }
 }

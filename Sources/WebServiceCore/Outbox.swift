@@ -1,10 +1,7 @@
 public import EmailContracts
 public import Foundation
+import ServiceSupport
 import Synchronization
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// Emails the web service accepted, kept durably until the broker confirmed them, with the
 /// status the email service reports back.
@@ -44,7 +41,7 @@ public final class Outbox: Sendable {
     }
 
     private struct State {
-        var fd: Int32
+        var file: AppendOnlyFile
         var entries: [String: Entry] = [:]
         /// Accepted, not yet published, oldest first.
         var pending: [String] = []
@@ -62,20 +59,13 @@ public final class Outbox: Sendable {
     public init(path: String, keptEntries: Int = 1000) throws {
         self.path = path
         self.keptEntries = max(1, keptEntries)
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        }
-        var loaded = State(fd: -1)
+        // Opened first: a record torn by a crash gets its line ended, so it reads as one unreadable
+        // line instead of swallowing the next record appended after it.
+        var loaded = State(file: try AppendOnlyFile(path: path))
         try Self.replay(path: path, into: &loaded, keep: self.keptEntries)
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw OutboxError("cannot open the outbox \(path): \(String(cString: strerror(errno)))") }
-        loaded.fd = fd
         state = Mutex(loaded)
         try state.withLock { s in try compactIfWorthIt(&s) }
     }
-
-    deinit { state.withLock { _ = close($0.fd) } }
 
     // MARK: Accepting
 
@@ -164,21 +154,7 @@ public final class Outbox: Sendable {
     private func append(_ record: Record, to s: inout State) throws {
         var line = try Self.encoder.encode(record)
         line.append(0x0A)
-        try line.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress else { return }
-            var offset = 0
-            while offset < raw.count {
-                let n = write(s.fd, base + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw OutboxError("cannot write the outbox \(path): \(String(cString: strerror(errno)))")
-                }
-                offset += n
-            }
-        }
-        guard fsync(s.fd) == 0 else {
-            throw OutboxError("cannot fsync the outbox \(path): \(String(cString: strerror(errno)))")
-        }
+        try s.file.append(Array(line))
         s.records += 1
     }
 
@@ -194,7 +170,6 @@ public final class Outbox: Sendable {
     private func compactIfWorthIt(_ s: inout State) throws {
         let live = s.entries.count
         guard s.records > 4 * max(live, 256) else { return }
-        let temporary = path + ".tmp"
         var data = Data()
         for entry in s.entries.values.sorted(by: { $0.acceptedAt < $1.acceptedAt }) {
             data.append(
@@ -212,27 +187,7 @@ public final class Outbox: Sendable {
                 data.append(0x0A)
             }
         }
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw OutboxError("cannot compact the outbox: \(String(cString: strerror(errno)))") }
-        let written = data.withUnsafeBytes { raw in raw.baseAddress.map { write(fd, $0, raw.count) } ?? 0 }
-        guard written == data.count, fsync(fd) == 0 else {
-            _ = close(fd)
-            throw OutboxError("cannot compact the outbox: \(String(cString: strerror(errno)))")
-        }
-        _ = close(fd)
-        guard rename(temporary, path) == 0 else {
-            throw OutboxError("cannot replace the outbox: \(String(cString: strerror(errno)))")
-        }
-        let directory = (path as NSString).deletingLastPathComponent
-        let dirFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_CLOEXEC)
-        if dirFD >= 0 {
-            _ = fsync(dirFD)
-            _ = close(dirFD)
-        }
-        let reopened = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
-        guard reopened >= 0 else { throw OutboxError("cannot reopen the outbox: \(String(cString: strerror(errno)))") }
-        _ = close(s.fd)
-        s.fd = reopened
+        try s.file.replace(with: Array(data))
         s.records = data.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
     }
 
@@ -240,9 +195,10 @@ public final class Outbox: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else { return }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
-        var lines = data.split(separator: 0x0A, omittingEmptySubsequences: false)
-        // A last line without its newline was torn by a crash before its fsync returned: never acknowledged.
-        lines.removeLast()
+        var lines = data.split(separator: 0x0A, omittingEmptySubsequences: true)
+        // A last line that had no newline was torn by a crash before its fsync returned: never
+        // acknowledged (opening the file ended it with a newline).
+        if s.file.endedTornLine, !lines.isEmpty { lines.removeLast() }
         var corrupt = 0
         for line in lines where !line.isEmpty {
             guard let record = try? decoder.decode(Record.self, from: Data(line)) else {

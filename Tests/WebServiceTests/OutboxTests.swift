@@ -59,6 +59,22 @@ import WebServiceCore
         #expect(reopened.entry(kept.id) != nil)
     }
 
+    /// Found in review: the outbox ignored a torn last record on load but then appended right
+    /// after it, so the next record was glued to it and lost on the following restart.
+    @Test func anEmailAcceptedAfterATornRecordSurvivesTheNextRestart() throws {
+        let path = Self.path()
+        _ = try Outbox(path: path)
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(#"{"kind":"accepted","id":"torn"#.utf8))
+        try handle.close()
+        let afterCrash = try Outbox(path: path)
+        let accepted = try afterCrash.accept(Self.email)
+        let reopened = try Outbox(path: path)
+        #expect(reopened.entry(accepted.id) != nil)
+        #expect(reopened.pendingCount == 1)
+    }
+
     @Test func theLogIsCompactedAndOnlyFinishedEntriesAreForgotten() async throws {
         let path = Self.path()
         let outbox = try Outbox(path: path, keptEntries: 10)

@@ -38,6 +38,14 @@ public final class RecentMessageIDs: Sendable {
 
     public func contains(_ id: String) -> Bool { state.withLock { $0.members.contains(id) } }
 
+    /// How many ids are remembered.
+    public var count: Int { state.withLock { $0.members.count } }
+
+    /// The remembered ids, oldest first (for writing them out).
+    public var oldestFirst: [String] {
+        state.withLock { s in (s.order[s.head...] + s.order[..<s.head]).filter { s.members.contains($0) } }
+    }
+
     /// Forgets `id`, e.g. when handling it failed and a retry must run it again.
     public func remove(_ id: String) {
         state.withLock { s in
