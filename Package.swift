@@ -43,7 +43,7 @@ let package = Package(
         // Email: address validation, RFC 5322/MIME messages, the SMTP client, transports.
         .target(name: "Mail", dependencies: ["POSIXSockets", "Observability"], swiftSettings: strict),
         // What both services need: options from flags and environment, broker settings, signals.
-        .target(name: "ServiceSupport", dependencies: ["AMQPWire"], swiftSettings: strict),
+        .target(name: "ServiceSupport", dependencies: ["AMQPWire", "Observability"], swiftSettings: strict),
         // The email service's commands, RPC and events: the library other services link.
         .target(name: "EmailContracts", dependencies: ["Messaging"], swiftSettings: strict),
         // The email service's logic (configuration, journal, handlers), tested without the executable.

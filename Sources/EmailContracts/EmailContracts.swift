@@ -95,3 +95,19 @@ public struct EmailFailed: Event, Hashable {
         self.reason = reason
     }
 }
+
+/// The wire formats the email service's queue can speak, by the names its configuration uses.
+public enum EmailWireFormat {
+    public static let names = ["native", "pymessagingframework"]
+
+    /// The tutorial's Python class name for ``SendEmail`` (PyMessagingFramework identifies
+    /// messages by class name only).
+    public static let pyMessagingFramework = PyMessagingFrameworkFormat(classNames: [
+        SendEmail.messageType: "EmailCommand"
+    ])
+
+    /// The format called `name` (one of ``names``); native for any other name.
+    public static func named(_ name: String) -> any WireFormat {
+        name == "pymessagingframework" ? pyMessagingFramework : NativeWireFormat()
+    }
+}

@@ -72,9 +72,7 @@ public struct EmailServiceConfiguration: Sendable {
             OptionSpec(
                 "http-host", environment: ["EMAIL_HTTP_HOST"], help: "Address for --http-port.",
                 defaultValue: "127.0.0.1"),
-            OptionSpec(
-                "log-level", environment: ["LOG_LEVEL"], help: "trace, debug, info, notice, warning, error.",
-                defaultValue: "info"),
+            .logLevel,
             OptionSpec(
                 "replay-errors", help: "Move the error queue's messages back to the command queue, then exit.",
                 isSwitch: true),
@@ -82,11 +80,8 @@ public struct EmailServiceConfiguration: Sendable {
 
     public static func parse(_ options: ParsedOptions) throws(ConfigurationError) -> EmailServiceConfiguration {
         let broker = try BrokerSettings.configuration(from: options, connectionName: "email-service")
-        let queue = options["queue"] ?? EmailService.name
-        guard !queue.isEmpty, queue.utf8.count <= 200, !queue.hasPrefix("amq.") else {
-            throw ConfigurationError("\(options.source("queue")) must be a queue name (1 to 200 bytes, not amq.*)")
-        }
-        let format = try options.choice("wire-format", ["native", "pymessagingframework"]) ?? "native"
+        let queue = try options.queueName("queue") ?? EmailService.name
+        let format = try options.choice("wire-format", EmailWireFormat.names) ?? "native"
         let kind = try options.choice("queue-type", ["classic", "quorum"]) ?? "classic"
         let concurrency = try options.integer("concurrency", in: 1...1000) ?? 8
         var delays: [Duration] = []
@@ -126,10 +121,7 @@ public struct EmailServiceConfiguration: Sendable {
             throw ConfigurationError("\(options.source("from")) is not a usable sender address: \(error.message)")
         }
         let httpPort = try options.integer("http-port", in: 0...65535)
-        guard let level = LogLevel(name: options["log-level"] ?? "info") else {
-            throw ConfigurationError(
-                "\(options.source("log-level")) must be trace, debug, info, notice, warning or error")
-        }
+        let level = try options.logLevel()
         return EmailServiceConfiguration(
             broker: broker, queue: queue, wireFormat: format, queueKind: QueueKind(rawValue: kind) ?? .classic,
             concurrency: concurrency, retry: RetryPolicy(immediateRetries: 1, delays: delays), transport: transport,
@@ -149,7 +141,6 @@ public struct EmailServiceConfiguration: Sendable {
 
     /// The wire format of the command queue.
     public var format: any WireFormat {
-        wireFormat == "pymessagingframework"
-            ? PyMessagingFrameworkFormat(classNames: [SendEmail.messageType: "EmailCommand"]) : NativeWireFormat()
+        EmailWireFormat.named(wireFormat)
     }
 }

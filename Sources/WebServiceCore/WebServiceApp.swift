@@ -42,9 +42,7 @@ public struct WebServiceConfiguration: Sendable {
                 "queue-type", environment: ["WEB_QUEUE_TYPE"],
                 help: "classic or quorum (for a cluster), for the queues the service follows email events on.",
                 defaultValue: "classic"),
-            OptionSpec(
-                "log-level", environment: ["LOG_LEVEL"], help: "trace, debug, info, notice, warning, error.",
-                defaultValue: "info"),
+            .logLevel,
         ]
 
     public static func parse(_ options: ParsedOptions) throws(ConfigurationError) -> WebServiceConfiguration {
@@ -54,26 +52,19 @@ public struct WebServiceConfiguration: Sendable {
         guard !host.isEmpty, !host.contains(" ") else {
             throw ConfigurationError("\(options.source("host")) is not an address: '\(host)'")
         }
-        let format = try options.choice("wire-format", ["native", "pymessagingframework"]) ?? "native"
+        let format = try options.choice("wire-format", EmailWireFormat.names) ?? "native"
         let maxConnections = try options.integer("max-connections", in: 1...100_000) ?? 512
         let kind = try options.choice("queue-type", ["classic", "quorum"]) ?? "classic"
-        guard let level = LogLevel(name: options["log-level"] ?? "info") else {
-            throw ConfigurationError(
-                "\(options.source("log-level")) must be trace, debug, info, notice, warning or error")
-        }
-        if let queue = options["email-queue"], queue.isEmpty || queue.utf8.count > 200 || queue.hasPrefix("amq.") {
-            throw ConfigurationError(
-                "\(options.source("email-queue")) must be a queue name (1 to 200 bytes, not amq.*)")
-        }
+        let level = try options.logLevel()
+        let emailQueue = try options.queueName("email-queue")
         return WebServiceConfiguration(
             broker: broker, host: host, port: port, outboxPath: options["outbox"] ?? "outbox.log",
-            emailQueue: options["email-queue"], wireFormat: format, maxConnections: maxConnections,
+            emailQueue: emailQueue, wireFormat: format, maxConnections: maxConnections,
             queueKind: QueueKind(rawValue: kind) ?? .classic, logLevel: level)
     }
 
     var format: any WireFormat {
-        wireFormat == "pymessagingframework"
-            ? PyMessagingFrameworkFormat(classNames: [SendEmail.messageType: "EmailCommand"]) : NativeWireFormat()
+        EmailWireFormat.named(wireFormat)
     }
 }
 
