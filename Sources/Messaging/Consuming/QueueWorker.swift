@@ -13,6 +13,15 @@ final class QueueWorker: Sendable {
     /// Delays for this queue in milliseconds (none for RPC and broadcast queues).
     let delays: [Int]
     let errorQueue: String?
+    /// Metrics of each handled type, looked up once here rather than per message.
+    let metricsByType: [String: TypeMetrics]
+
+    struct TypeMetrics {
+        let duration: Histogram
+        let outcomes: [String: Counter]
+    }
+
+    static let outcomes = ["handled", "delayed", "failed"]
 
     private init(
         registration: QueueRegistration, service: MessagingService, channel: AMQPChannel, consumer: AMQPConsumer,
@@ -24,6 +33,27 @@ final class QueueWorker: Sendable {
         self.consumer = consumer
         self.delays = delays
         self.errorQueue = errorQueue
+        var metricsByType: [String: TypeMetrics] = [:]
+        for type in registration.handlers.keys {
+            metricsByType[type] = TypeMetrics(
+                duration: Self.duration(service.metrics, queue: registration.queue, type: type),
+                outcomes: Dictionary(
+                    uniqueKeysWithValues: Self.outcomes.map {
+                        ($0, Self.counter(service.metrics, queue: registration.queue, type: type, outcome: $0))
+                    }))
+        }
+        self.metricsByType = metricsByType
+    }
+
+    static func duration(_ metrics: MetricsRegistry, queue: String, type: String) -> Histogram {
+        metrics.histogram(
+            "messaging_handler_duration_seconds", help: "Handler run time", labels: ["queue": queue, "type": type])
+    }
+
+    static func counter(_ metrics: MetricsRegistry, queue: String, type: String, outcome: String) -> Counter {
+        metrics.counter(
+            "messaging_messages_total", help: "Messages consumed, by outcome",
+            labels: ["queue": queue, "type": type, "outcome": outcome])
     }
 
     static func start(_ registration: QueueRegistration, service: MessagingService) async throws -> QueueWorker {
@@ -117,9 +147,9 @@ final class QueueWorker: Sendable {
             return
         }
 
-        let duration = service.metrics.histogram(
-            "messaging_handler_duration_seconds", help: "Handler run time",
-            labels: ["queue": registration.queue, "type": metadata.messageType])
+        let duration =
+            metricsByType[metadata.messageType]?.duration
+            ?? Self.duration(service.metrics, queue: registration.queue, type: metadata.messageType)
         let tries = handler.isRPC ? 1 : service.configuration.retry.immediateRetries + 1
         var attempts = previousAttempts
         var lastError: any Error = Rejected("not run")
@@ -242,10 +272,10 @@ final class QueueWorker: Sendable {
     }
 
     private func count(_ outcome: String, _ type: String) {
-        service.metrics.counter(
-            "messaging_messages_total", help: "Messages consumed, by outcome",
-            labels: ["queue": registration.queue, "type": type, "outcome": outcome]
-        ).increment()
+        let counter =
+            metricsByType[type]?.outcomes[outcome]
+            ?? Self.counter(service.metrics, queue: registration.queue, type: type, outcome: outcome)
+        counter.increment()
     }
 
     static func typeName(_ error: any Error) -> String {

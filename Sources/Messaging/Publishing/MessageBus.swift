@@ -34,6 +34,7 @@ public final class MessageBus: Sendable {
     private let returned = Mutex<[String: AMQPReturnedMessage]>([:])
     private let pendingReplies = Mutex<[String: OneShot<IncomingMessage>]>([:])
     private let declaredExchanges = Mutex<Set<String>>([])
+    private let publishedCounters = Mutex<[String: Counter]>([:])
     private let replyReader = Mutex<Task<Void, Never>?>(nil)
 
     private init(
@@ -167,10 +168,17 @@ public final class MessageBus: Sendable {
                 "no queue took \(messageType) (exchange '\(exchange.isEmpty ? "(default)" : exchange)', routing key '\(routingKey)'): \(returned.replyText)"
             )
         }
-        metrics.counter(
-            "messaging_published_total", help: "Messages published and confirmed", labels: ["type": messageType]
-        )
-        .increment()
+        publishedCounter(messageType).increment()
+    }
+
+    /// The per-type published counter, looked up in the registry once per type rather than on
+    /// every publish (the registry builds label text under its lock).
+    private func publishedCounter(_ messageType: String) -> Counter {
+        if let counter = publishedCounters.withLock({ $0[messageType] }) { return counter }
+        let counter = metrics.counter(
+            "messaging_published_total", help: "Messages published and confirmed", labels: ["type": messageType])
+        publishedCounters.withLock { $0[messageType] = counter }
+        return counter
     }
 
     private func recordReturn(_ message: AMQPReturnedMessage) {

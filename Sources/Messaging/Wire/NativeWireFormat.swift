@@ -62,12 +62,13 @@ public struct NativeWireFormat: WireFormat {
         }
     }
 
-    static var encoder: JSONEncoder {
+    /// One encoder for every message (configured once; encoding does not change it).
+    static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         return encoder
-    }
+    }()
 
     /// A one-line reason for a decoding failure (the default description is long and nested).
     static func describe(_ error: any Error) -> String {
