@@ -89,6 +89,8 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(name: "MessagingTests", dependencies: ["Messaging"], swiftSettings: strict),
+        // amqp-bench and scripts/bench-ceiling.py, run as built against the broker.
+        .testTarget(name: "BenchToolTests", dependencies: ["ServiceTestSupport"], swiftSettings: strict),
         .testTarget(name: "POSIXSocketsTests", dependencies: ["POSIXSockets"], swiftSettings: strict),
         .testTarget(
             name: "MailTests", dependencies: ["Mail", "POSIXSockets"], exclude: ["Servers"],

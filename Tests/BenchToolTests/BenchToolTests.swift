@@ -1,0 +1,102 @@
+import Foundation
+import ServiceTestSupport
+import Testing
+
+/// The benchmark tools issue 4 asks for, run as built against the real broker: `amqp-bench` in both
+/// modes and with bad arguments, and the ceiling client `scripts/bench-ceiling.py`. Rates are not
+/// judged (speed is for benchmarks); what is checked is that each phase runs to the end and prints
+/// what `../shared/bench/compare` parses.
+@Suite struct BenchToolTests {
+    static var brokerURL: String {
+        ProcessInfo.processInfo.environment["AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/%2f"
+    }
+
+    static func unique(_ prefix: String) -> String { "test-\(prefix)-\(UUID().uuidString.prefix(8).lowercased())" }
+
+    /// Runs a command to its end; its exit status and output lines (stdout and stderr together).
+    static func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, lines: [String]) {
+        let child = try ChildProcess(executable, arguments, environment: ["AMQP_URL": brokerURL])
+        let status = await child.waitForExit(timeout: .seconds(120))
+        return (status, child.lines)
+    }
+
+    /// The "<name> <phase> <rate> msg/s" line for `phase`, with a positive rate.
+    static func rate(_ lines: [String], name: String, phase: String) -> Int? {
+        for line in lines {
+            let words = line.split(separator: " ")
+            if words.count == 4, words[0] == name, words[1] == phase, words[3] == "msg/s", let rate = Int(words[2]),
+                rate > 0
+            {
+                return rate
+            }
+        }
+        return nil
+    }
+
+    @Test func phasesPrintWhatCompareParses() async throws {
+        let (status, lines) = try await Self.run(
+            try ChildProcess.product("amqp-bench"),
+            [
+                "--messages", "500", "--size", "200", "--confirm-window", "50", "--queue", Self.unique("phases"),
+                "--name", "t",
+            ])
+        #expect(status == 0, "\(lines)")
+        for phase in ["publish", "consume", "confirmed-publish"] {
+            #expect(Self.rate(lines, name: "t", phase: phase) != nil, "no \(phase) line in \(lines)")
+            #expect(lines.contains { $0.hasPrefix("t \(phase): ") && $0.hasSuffix("us CPU/msg (client process)") })
+        }
+    }
+
+    @Test func largeMessagesSpanSeveralFrames() async throws {
+        // 300 KiB bodies: three body frames each, referenced rather than copied on the way out.
+        let (status, lines) = try await Self.run(
+            try ChildProcess.product("amqp-bench"),
+            ["--messages", "20", "--size", "307200", "--confirm-window", "5", "--queue", Self.unique("large")])
+        #expect(status == 0, "\(lines)")
+        #expect(Self.rate(lines, name: "amqpwire", phase: "confirmed-publish") != nil, "\(lines)")
+    }
+
+    @Test func loadModeRunsProducersAndConsumersTogether() async throws {
+        let (status, lines) = try await Self.run(
+            try ChildProcess.product("amqp-bench"),
+            [
+                "--duration", "1", "--producers", "2", "--consumers", "2", "--size", "64", "--queue",
+                Self.unique("load"),
+            ])
+        #expect(status == 0, "\(lines)")
+        for word in ["published", "confirmed", "consumed"] {
+            #expect(lines.contains { $0.hasPrefix("amqpwire \(word) ") }, "no '\(word)' line in \(lines)")
+        }
+    }
+
+    @Test(arguments: [
+        (["--messages", "0"], "--messages"),
+        (["--size", "big"], "--size"),
+        (["--prefetch", "70000"], "--prefetch"),
+        (["--confirm-window"], "--confirm-window needs a value"),
+        (["--uri", "http://example.com/"], "--uri"),
+        (["--fast"], "--fast"),
+    ])
+    func badArgumentsExitTwoNamingTheFlag(arguments: [String], mentions: String) async throws {
+        let (status, lines) = try await Self.run(try ChildProcess.product("amqp-bench"), arguments)
+        #expect(status == 2, "\(arguments): \(lines)")
+        #expect(lines.contains { $0.hasPrefix("amqp-bench: ") && $0.contains(mentions) }, "\(arguments): \(lines)")
+    }
+
+    @Test func ceilingClientRunsThePhases() async throws {
+        let script = ChildProcess.repository.appendingPathComponent("scripts/bench-ceiling.py").path
+        // One frame per body, and bodies over several frames (the consume phase counts bytes).
+        for (messages, size) in [("2000", "100"), ("100", "300000")] {
+            let (status, lines) = try await Self.run(
+                "/usr/bin/python3",
+                [
+                    script, "--messages", messages, "--size", size, "--confirm-window", "7", "--queue",
+                    Self.unique("ceiling"),
+                ])
+            #expect(status == 0, "\(lines)")
+            for phase in ["publish", "consume", "confirmed-publish"] {
+                #expect(Self.rate(lines, name: "ceiling", phase: phase) != nil, "no \(phase) line in \(lines)")
+            }
+        }
+    }
+}
