@@ -15,15 +15,9 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-seconds=60
-update_corpus=false
-for arg in "$@"; do
-  case "$arg" in
-    --update-corpus) update_corpus=true ;;
-    ''|*[!0-9]*) echo "usage: $0 [SECONDS] [--update-corpus]" >&2; exit 2 ;;
-    *) seconds=$arg ;;
-  esac
-done
+# shellcheck source=lib/fuzz-runner.sh
+. "$repo/scripts/lib/fuzz-runner.sh"
+fuzz_args "$@"
 
 build="$repo/.build-fuzz"
 artifacts="$build/artifacts-http/$(date +%Y%m%d-%H%M%S)"  # per run, so only this run's crashers are listed
@@ -37,29 +31,4 @@ echo "fuzz-http: compiling $binary" >&2
 swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name HTTPParserFuzz -use-ld=lld \
   "${sources[@]}" "$repo/Fuzz/HTTPParserFuzz/main.swift" -o "$binary"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/http-fuzz-corpus.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-cp "$corpus"/* "$work"/
-
-# The Swift runtime's crash backtracer reads memory ASan has poisoned and reports itself instead of the crash.
-export SWIFT_BACKTRACE=enable=no
-echo "fuzz-http: running for ${seconds}s on $(ls "$work" | wc -l) corpus inputs" >&2
-status=0
-# libFuzzer reports every new input; keep that in a log and show the summary.
-"$binary" "$work" -max_total_time="$seconds" -max_len=4096 -timeout=10 -dict="$repo/Fuzz/http.dict" \
-  -artifact_prefix="$artifacts/" -print_final_stats=1 >"$build/fuzz-http.log" 2>&1 || status=$?
-grep -E '^(stat::number_of_executed_units|stat::new_units_added|Done )|ERROR|SUMMARY' "$build/fuzz-http.log" >&2 || true
-
-if [ "$status" -ne 0 ]; then
-  tail -n 60 "$build/fuzz-http.log" >&2
-  echo "fuzz-http: FINDING (exit $status); crasher(s):" >&2
-  ls -t "$artifacts"/crash-* "$artifacts"/leak-* "$artifacts"/timeout-* "$artifacts"/oom-* 2>/dev/null | head -5 >&2 || true
-  exit "$status"
-fi
-
-if $update_corpus; then
-  before=$(ls "$corpus" | wc -l)
-  "$binary" -merge=1 -max_len=4096 "$corpus" "$work" >/dev/null 2>&1
-  echo "fuzz-http: corpus grew from $before to $(ls "$corpus" | wc -l) inputs" >&2
-fi
-echo "fuzz-http: no findings" >&2
+fuzz_run fuzz-http "$binary" "$corpus" "$build/fuzz-http.log" "$artifacts" 4096 -dict="$repo/Fuzz/http.dict"

@@ -13,15 +13,9 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-seconds=60
-update_corpus=false
-for arg in "$@"; do
-  case "$arg" in
-    --update-corpus) update_corpus=true ;;
-    ''|*[!0-9]*) echo "usage: $0 [SECONDS] [--update-corpus]" >&2; exit 2 ;;
-    *) seconds=$arg ;;
-  esac
-done
+# shellcheck source=lib/fuzz-runner.sh
+. "$repo/scripts/lib/fuzz-runner.sh"
+fuzz_args "$@"
 
 build="$repo/.build-fuzz"
 artifacts="$build/artifacts/$(date +%Y%m%d-%H%M%S)"  # per run, so only this run's crashers are listed
@@ -55,29 +49,4 @@ if ! compile "${all_sources[@]}" 2>"$build/compile.log"; then
   exit 1
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/amqp-fuzz-corpus.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-cp "$corpus"/* "$work"/
-
-# The Swift runtime's crash backtracer reads memory ASan has poisoned and reports itself instead of the crash.
-export SWIFT_BACKTRACE=enable=no
-echo "fuzz: running for ${seconds}s on $(ls "$work" | wc -l) corpus inputs" >&2
-status=0
-# libFuzzer reports every new input; keep that in a log and show the summary.
-"$binary" "$work" -max_total_time="$seconds" -max_len=70000 -timeout=10 \
-  -artifact_prefix="$artifacts/" -print_final_stats=1 >"$build/fuzz.log" 2>&1 || status=$?
-grep -E '^(stat::number_of_executed_units|stat::new_units_added|Done )|ERROR|SUMMARY' "$build/fuzz.log" >&2 || true
-
-if [ "$status" -ne 0 ]; then
-  tail -n 60 "$build/fuzz.log" >&2
-  echo "fuzz: FINDING (exit $status); crasher(s):" >&2
-  ls -t "$artifacts"/crash-* "$artifacts"/leak-* "$artifacts"/timeout-* "$artifacts"/oom-* 2>/dev/null | head -5 >&2 || true
-  exit "$status"
-fi
-
-if $update_corpus; then
-  before=$(ls "$corpus" | wc -l)
-  "$binary" -merge=1 -max_len=70000 "$corpus" "$work" >/dev/null 2>&1
-  echo "fuzz: corpus grew from $before to $(ls "$corpus" | wc -l) inputs" >&2
-fi
-echo "fuzz: no findings" >&2
+fuzz_run fuzz "$binary" "$corpus" "$build/fuzz.log" "$artifacts" 70000
