@@ -37,8 +37,8 @@ package struct SocketError: Error, Sendable, CustomStringConvertible {
 package func errnoText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
 
 extension Duration {
-    /// Whole milliseconds, rounded down (for `poll` timeouts).
-    var pollMilliseconds: Int64 {
+    /// Whole milliseconds, rounded down (for `poll` timeouts; AMQPWire's I/O loop uses it too).
+    package var pollMilliseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }

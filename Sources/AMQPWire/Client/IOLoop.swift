@@ -180,7 +180,7 @@ final class IOLoop: @unchecked Sendable {
         }
         guard let next else { return -1 }
         let remaining = next - .now
-        return remaining <= .zero ? 0 : Int32(clamping: remaining.milliseconds + 1)
+        return remaining <= .zero ? 0 : Int32(clamping: remaining.pollMilliseconds + 1)
     }
 
     // MARK: Reading

@@ -55,13 +55,6 @@ extension WakeupPipe {
     }
 }
 
-extension Duration {
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-}
-
 extension AMQPError {
     func withMessage(_ message: String) -> AMQPError {
         var copy = self

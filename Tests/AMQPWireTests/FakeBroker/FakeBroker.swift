@@ -339,7 +339,7 @@ final class FakeBroker: @unchecked Sendable {
             let remaining = deadline - .now
             guard remaining > .zero else { throw FakeBrokerFailure("timed out after \(timeout) waiting for \(what)") }
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let rc = poll(&pfd, 1, Int32(clamping: remaining.milliseconds + 1))
+            let rc = poll(&pfd, 1, Int32(clamping: remaining.pollMilliseconds + 1))
             if rc < 0 && errno != EINTR { throw FakeBrokerFailure("poll(): \(String(cString: strerror(errno)))") }
             guard rc > 0 else { continue }
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
@@ -373,7 +373,7 @@ final class FakeBroker: @unchecked Sendable {
                 throw FakeBrokerFailure("timed out after \(timeout) writing to the client (it stopped reading)")
             }
             var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            _ = poll(&pfd, 1, Int32(clamping: remaining.milliseconds + 1))
+            _ = poll(&pfd, 1, Int32(clamping: remaining.pollMilliseconds + 1))
         }
     }
 }
