@@ -30,9 +30,10 @@ extension AMQPChannel {
                 let frameMax = s.tune?.frameMax ?? 131_072
                 var promise: ConfirmPromise?
                 var sequence: UInt64 = 0
-                if s.channels[id]!.confirms != nil {
+                // publishPermission found the channel, under this same lock.
+                if let index = s.channels.index(forKey: id), s.channels.values[index].confirms != nil {
                     let p = ConfirmPromise()
-                    sequence = s.channels[id]!.confirms!.register(p)
+                    sequence = s.channels.values[index].confirms!.register(p)
                     promise = p
                 }
                 do throws(AMQPCodecError) {

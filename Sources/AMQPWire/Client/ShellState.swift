@@ -61,13 +61,20 @@ struct ShellState: Sendable {
     /// Whether a publish on the channel may go now.
     func publishPermission(_ handle: ChannelHandle) -> PublishPermission {
         if let closedError { return .denied(closedError) }
-        guard let channel = channels[handle.id], channel.incarnation == handle.incarnation, !channel.closing else {
+        // Per publish: fields are read in place (copying the channel out would retain every field).
+        guard let index = channels.index(forKey: handle.id), channels.values[index].incarnation == handle.incarnation,
+            !channels.values[index].closing
+        else {
             return .denied(handle.record.closedError(channel: handle.id))
         }
-        if machine.isBlocked || !channel.flowActive || outbound.readableBytes >= outboundHighWater {
+        if machine.isBlocked || !channels.values[index].flowActive || outbound.readableBytes >= outboundHighWater {
             return .wait
         }
-        if let confirms = channel.confirms, confirms.outstanding >= channel.confirmWindow { return .wait }
+        if let outstanding = channels.values[index].confirms?.outstanding,
+            outstanding >= channels.values[index].confirmWindow
+        {
+            return .wait
+        }
         return .granted
     }
 
@@ -246,22 +253,26 @@ struct ShellState: Sendable {
     private mutating func deliver(
         channel id: UInt16, _ message: ContentAssembler.Message, core: ConnectionCore, effects: inout [Effect]
     ) {
-        guard case .deliver(let d) = message.method, let channel = channels[id] else { return }
-        if d.deliveryTag > channel.highestDeliveryTag { channels[id]!.highestDeliveryTag = d.deliveryTag }
-        guard let consumer = channel.consumers[d.consumerTag] else {
+        // Per delivery: the channel is reached in place (copying it out would retain every field).
+        guard case .deliver(let d) = message.method, let index = channels.index(forKey: id) else { return }
+        if d.deliveryTag > channels.values[index].highestDeliveryTag {
+            channels.values[index].highestDeliveryTag = d.deliveryTag
+        }
+        guard let consumer = channels.values[index].consumers[d.consumerTag] else {
             // A consumer this client gave up on: put manual-ack deliveries back for others.
-            if channels[id]?.abandonedConsumers[d.consumerTag]?.noAck == false {
+            if channels.values[index].abandonedConsumers[d.consumerTag]?.noAck == false {
                 try? machine.withChannel(id, into: &actions) { (ch, actions) throws(AMQPError) in
                     try ch.send(.basic(.reject(.init(deliveryTag: d.deliveryTag, requeue: true))), into: &actions)
                 }
             }
             return
         }
+        let tagOffset = channels.values[index].tagOffset
         let delivery = AMQPDelivery(
-            consumerTag: d.consumerTag, deliveryTag: d.deliveryTag + channel.tagOffset, redelivered: d.redelivered,
+            consumerTag: d.consumerTag, deliveryTag: d.deliveryTag + tagOffset, redelivered: d.redelivered,
             exchange: d.exchange, routingKey: d.routingKey, properties: message.properties, body: message.body,
             messageCount: nil,
-            channel: consumer.noAck ? Optional<ChannelHandle>.none : channel.handle(core, id))
+            channel: consumer.noAck ? Optional<ChannelHandle>.none : channels.values[index].handle(core, id))
         effects.append(.deliver(consumer.buffer, delivery))
     }
 
@@ -336,9 +347,8 @@ struct ChannelShell: Sendable {
         self.tagOffset = tagOffset
     }
 
-    var handle: (ConnectionCore, UInt16) -> ChannelHandle {
-        { core, id in ChannelHandle(core: core, id: id, incarnation: incarnation, record: record, tagOffset: tagOffset)
-        }
+    func handle(_ core: ConnectionCore, _ id: UInt16) -> ChannelHandle {
+        ChannelHandle(core: core, id: id, incarnation: incarnation, record: record, tagOffset: tagOffset)
     }
 
     static let abandonedConsumerMemory = 64

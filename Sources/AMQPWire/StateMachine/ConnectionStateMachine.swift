@@ -100,10 +100,10 @@ struct ConnectionStateMachine: Sendable {
         _ body: (inout ChannelStateMachine, inout [ConnectionAction]) throws(AMQPError) -> R
     ) throws(AMQPError) -> R {
         guard isOpen else { throw notOpenError }
-        guard channels[id] != nil else {
+        guard let index = channels.index(forKey: id) else {
             throw AMQPError(.channelClosed, "channel \(id) is closed", channel: id)
         }
-        return try body(&channels[id]!, &actions)
+        return try body(&channels.values[index], &actions)
     }
 
     func channel(_ id: UInt16) -> ChannelStateMachine? { channels[id] }
@@ -273,8 +273,11 @@ struct ConnectionStateMachine: Sendable {
             if isClosing { return }
             throw violation("a channel frame before the connection was open", code: 505)
         }
-        guard channels[id] != nil else { throw violation("a frame for channel \(id), which is not open", code: 504) }
-        if try body(&channels[id]!, &actions) == .release { channels[id] = nil }
+        // In place through `values`: `channels[id]!` would move the channel out and back per frame.
+        guard let index = channels.index(forKey: id) else {
+            throw violation("a frame for channel \(id), which is not open", code: 504)
+        }
+        if try body(&channels.values[index], &actions) == .release { channels.remove(at: index) }
     }
 
     private var isClosing: Bool {
