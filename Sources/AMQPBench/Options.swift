@@ -11,6 +11,8 @@ struct Options {
     var producers = 0
     var consumers = 0
     var duration: Int?
+    /// Phases mode: a phase running longer than this prints a progress line this often (stderr).
+    var progressSeconds = 3.0
     var uri = ProcessInfo.processInfo.environment["AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/%2f"
     var queue = "amqp_bench"
     var name = "amqpwire"
@@ -38,6 +40,8 @@ struct Options {
           --producers N        load mode: publishing tasks, each on its own channel (default 1)
           --consumers N        load mode: consumers, each on its own channel (default 1)
           --duration SECONDS   load mode: how long to run (default 10)
+          --progress SECONDS   phases mode: a phase running longer than this prints a progress
+                               line on stderr this often (default 3; load mode: every second)
           --uri URI            broker (default: $AMQP_URL, else amqp://guest:guest@127.0.0.1:5672/%2f)
           --queue NAME         queue to use (default amqp_bench)
           --name NAME          name printed first on each result line (default amqpwire)
@@ -74,6 +78,12 @@ struct Options {
             case "--producers": options.producers = try integer(flag, atMost: 1000)
             case "--consumers": options.consumers = try integer(flag, atMost: 1000)
             case "--duration": options.duration = try integer(flag, atLeast: 1)
+            case "--progress":
+                let text = try value(flag)
+                guard let seconds = Double(text), seconds >= 0.05, seconds <= 3600 else {
+                    throw UsageError(description: "--progress expects seconds from 0.05 to 3600, got '\(text)'")
+                }
+                options.progressSeconds = seconds
             case "--uri":
                 options.uri = try value(flag)
                 do {

@@ -1,5 +1,6 @@
 import AMQPWire
 import Foundation
+import Synchronization
 
 /// The three phases ../shared/bench/compare runs for every client, done the same way.
 final class PhasesBenchmark {
@@ -9,6 +10,9 @@ final class PhasesBenchmark {
     init(options: Options) { self.options = options }
 
     func run() async throws {
+        let progress = PhaseProgress(total: options.messages)
+        let reporter = Task { [options] in await progress.report(name: options.name, every: options.progressSeconds) }
+        defer { reporter.cancel() }
         let connection = try await AMQPConnection.connect(url: options.uri)
         let channel = try await connection.openChannel()
         let queue = options.queue
@@ -20,23 +24,36 @@ final class PhasesBenchmark {
         // publish: clocked until the broker counts every message in the queue.
         lastCPU = ProcessCPU.seconds()
         var clock = Stopwatch()
-        for _ in 0..<n { try await channel.publish(body, routingKey: queue) }
-        while try await channel.declareQueue(queue, passive: true).messageCount < n {
+        progress.start("publish")
+        for _ in 0..<n {
+            try await channel.publish(body, routingKey: queue)
+            progress.advance()
+        }
+        // All written; the phase ends when the broker has them all. Progress now counts its queue.
+        progress.rename("publish (in the queue)")
+        while true {
+            let inQueue = Int(try await channel.declareQueue(queue, passive: true).messageCount)
+            progress.set(inQueue)
+            if inQueue >= n { break }
             try await Task.sleep(for: .milliseconds(2))
         }
+        progress.finish()
         report("publish", n, clock.seconds)
 
         // consume: prefetch, manual acks with multiple=true every few deliveries.
         try await channel.setPrefetch(count: options.prefetch)
         lastCPU = ProcessCPU.seconds()
         clock = Stopwatch()
+        progress.start("consume")
         let consumer = try await channel.consume(queue: queue, bufferCapacity: max(Int(options.prefetch), 1024))
         var received = 0
         for try await delivery in consumer {
             received += 1
+            progress.advance()
             if received % options.multiAckEvery == 0 || received == n { try delivery.ack(multiple: true) }
             if received == n { break }
         }
+        progress.finish()
         report("consume", n, clock.seconds)
         try await consumer.cancel()
 
@@ -48,8 +65,13 @@ final class PhasesBenchmark {
         confirmations.reserveCapacity(n)
         lastCPU = ProcessCPU.seconds()
         clock = Stopwatch()
-        for _ in 0..<n { confirmations.append(try await confirmed.publish(body, routingKey: queue)) }
+        progress.start("confirmed-publish")
+        for _ in 0..<n {
+            confirmations.append(try await confirmed.publish(body, routingKey: queue))
+            progress.advance()
+        }
         for confirmation in confirmations { try await confirmation.wait() }
+        progress.finish()
         report("confirmed-publish", n, clock.seconds)
 
         try await confirmed.deleteQueue(queue)
@@ -65,6 +87,49 @@ final class PhasesBenchmark {
             (cpu - lastCPU) / Double(count) * 1e6)
         FileHandle.standardError.write(Data(line.utf8))
         lastCPU = cpu
+    }
+}
+
+/// The running phase and how far it got, for a progress line on stderr while a phase runs long.
+/// The benchmark loop only bumps an atomic per message; a separate task reads it.
+final class PhaseProgress: Sendable {
+    private let total: Int
+    private let done = Atomic<Int>(0)
+    private let phase = Mutex<(name: String, started: ContinuousClock.Instant)?>(nil)
+
+    init(total: Int) { self.total = total }
+
+    func start(_ name: String) {
+        done.store(0, ordering: .relaxed)
+        phase.withLock { $0 = (name, .now) }
+    }
+
+    func advance() { done.add(1, ordering: .relaxed) }
+
+    func finish() { phase.withLock { $0 = nil } }
+
+    /// Names the running phase anew, keeping its start; its count is unknown until the next `set`.
+    func rename(_ name: String) {
+        done.store(-1, ordering: .relaxed)
+        phase.withLock { $0?.name = name }
+    }
+
+    func set(_ count: Int) { done.store(count, ordering: .relaxed) }
+
+    /// Every `seconds`, once the current phase has run that long: "<name> <phase>: k/n messages".
+    func report(name: String, every seconds: Double) async {
+        let interval = Duration.milliseconds(Int64(seconds * 1000))
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            guard let (phaseName, started) = phase.withLock({ $0 }) else { continue }
+            let elapsed = ContinuousClock.now - started
+            guard elapsed >= interval else { continue }
+            let count = done.load(ordering: .relaxed)
+            let line = String(
+                format: "%@ %@: %@/%d messages after %.1f s", name, phaseName, count < 0 ? "?" : String(count), total,
+                Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
     }
 }
 

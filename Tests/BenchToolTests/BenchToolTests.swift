@@ -47,6 +47,23 @@ import Testing
         }
     }
 
+    @Test func aLongPhasePrintsProgressOnStandardError() async throws {
+        // Phases of 30000 messages take a few tenths of a second each: longer than --progress 0.1.
+        let (status, lines) = try await Self.run(
+            try ChildProcess.product("amqp-bench"),
+            [
+                "--messages", "30000", "--size", "10", "--progress", "0.1", "--queue", Self.unique("progress"),
+                "--name", "p",
+            ])
+        #expect(status == 0, "\(lines)")
+        let progress = lines.filter { $0.hasPrefix("p ") && $0.contains("/30000 messages after ") }
+        #expect(!progress.isEmpty, "no progress line in \(lines)")
+        // Progress lines are not result lines: compare still finds exactly one per phase.
+        for phase in ["publish", "consume", "confirmed-publish"] {
+            #expect(lines.filter { $0.hasPrefix("p \(phase) ") && $0.hasSuffix(" msg/s") }.count == 1, "\(lines)")
+        }
+    }
+
     @Test func largeMessagesSpanSeveralFrames() async throws {
         // 300 KiB bodies: three body frames each, referenced rather than copied on the way out.
         let (status, lines) = try await Self.run(
@@ -76,6 +93,7 @@ import Testing
         (["--confirm-window"], "--confirm-window needs a value"),
         (["--uri", "http://example.com/"], "--uri"),
         (["--fast"], "--fast"),
+        (["--progress", "0"], "--progress"),
     ])
     func badArgumentsExitTwoNamingTheFlag(arguments: [String], mentions: String) async throws {
         let (status, lines) = try await Self.run(try ChildProcess.product("amqp-bench"), arguments)
