@@ -20,6 +20,11 @@ import Testing
         return (status, child.lines)
     }
 
+    /// amqp-bench with `arguments` and a queue of its own; its exit status and output lines.
+    static func bench(_ arguments: [String], queue: String) async throws -> (status: Int32, lines: [String]) {
+        try await run(try ChildProcess.product("amqp-bench"), arguments + ["--queue", unique(queue)])
+    }
+
     /// The "<name> <phase> <rate> msg/s" line for `phase`, with a positive rate.
     static func rate(_ lines: [String], name: String, phase: String) -> Int? {
         for line in lines {
@@ -34,12 +39,8 @@ import Testing
     }
 
     @Test func phasesPrintWhatCompareParses() async throws {
-        let (status, lines) = try await Self.run(
-            try ChildProcess.product("amqp-bench"),
-            [
-                "--messages", "500", "--size", "200", "--confirm-window", "50", "--queue", Self.unique("phases"),
-                "--name", "t",
-            ])
+        let (status, lines) = try await Self.bench(
+            ["--messages", "500", "--size", "200", "--confirm-window", "50", "--name", "t"], queue: "phases")
         #expect(status == 0, "\(lines)")
         for phase in ["publish", "consume", "confirmed-publish"] {
             #expect(Self.rate(lines, name: "t", phase: phase) != nil, "no \(phase) line in \(lines)")
@@ -49,12 +50,8 @@ import Testing
 
     @Test func aLongPhasePrintsProgressOnStandardError() async throws {
         // Phases of 30000 messages take a few tenths of a second each: longer than --progress 0.1.
-        let (status, lines) = try await Self.run(
-            try ChildProcess.product("amqp-bench"),
-            [
-                "--messages", "30000", "--size", "10", "--progress", "0.1", "--queue", Self.unique("progress"),
-                "--name", "p",
-            ])
+        let (status, lines) = try await Self.bench(
+            ["--messages", "30000", "--size", "10", "--progress", "0.1", "--name", "p"], queue: "progress")
         #expect(status == 0, "\(lines)")
         let progress = lines.filter { $0.hasPrefix("p ") && $0.contains("/30000 messages after ") }
         #expect(!progress.isEmpty, "no progress line in \(lines)")
@@ -66,20 +63,15 @@ import Testing
 
     @Test func largeMessagesSpanSeveralFrames() async throws {
         // 300 KiB bodies: three body frames each, referenced rather than copied on the way out.
-        let (status, lines) = try await Self.run(
-            try ChildProcess.product("amqp-bench"),
-            ["--messages", "20", "--size", "307200", "--confirm-window", "5", "--queue", Self.unique("large")])
+        let (status, lines) = try await Self.bench(
+            ["--messages", "20", "--size", "307200", "--confirm-window", "5"], queue: "large")
         #expect(status == 0, "\(lines)")
         #expect(Self.rate(lines, name: "amqpwire", phase: "confirmed-publish") != nil, "\(lines)")
     }
 
     @Test func loadModeRunsProducersAndConsumersTogether() async throws {
-        let (status, lines) = try await Self.run(
-            try ChildProcess.product("amqp-bench"),
-            [
-                "--duration", "1", "--producers", "2", "--consumers", "2", "--size", "64", "--queue",
-                Self.unique("load"),
-            ])
+        let (status, lines) = try await Self.bench(
+            ["--duration", "1", "--producers", "2", "--consumers", "2", "--size", "64"], queue: "load")
         #expect(status == 0, "\(lines)")
         for word in ["published", "confirmed", "consumed"] {
             #expect(lines.contains { $0.hasPrefix("amqpwire \(word) ") }, "no '\(word)' line in \(lines)")
