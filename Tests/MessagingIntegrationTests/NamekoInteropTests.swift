@@ -48,7 +48,7 @@ private struct GreetedPayload: Decodable, Sendable {
 
     /// Runs caller.py against `service` and returns its outcomes by case.
     static func clusterRpcProxy(calling service: String, cases: [String]) async throws -> NamekoJSON {
-        try await PythonPeer.with("caller.py", arguments: [service] + cases) { caller in
+        try await PythonPeer.with("nameko/caller.py", arguments: [service] + cases) { caller in
             let line = try await caller.line { $0.hasPrefix("{") }
             try await caller.succeeded()
             return try NamekoJSON.parse(Array(line.utf8))
@@ -114,7 +114,7 @@ private struct GreetedPayload: Decodable, Sendable {
         _ body: (PythonPeer) async throws -> T
     ) async throws -> T {
         try await PythonPeer.with(
-            "service.py", environment: environment.merging(["NAMEKO_SERVICE": service]) { a, _ in a }
+            "nameko/service.py", environment: environment.merging(["NAMEKO_SERVICE": service]) { a, _ in a }
         ) { peer in
             _ = try await peer.line { $0.contains(#""kind": "ready""#) }
             try await waitForConsumer(on: NamekoTopology.rpcQueue(service: service), connection: connection)
@@ -287,7 +287,7 @@ private struct GreetedPayload: Decodable, Sendable {
         let running = Task { try await subscriber.run() }
         // Named and bound like a Nameko SERVICE_POOL handler `swift_listener.on_greeted`.
         try await waitForConsumer(on: "evt-\(source)-greeted--swift_listener.on_greeted", connection: connection)
-        try await PythonPeer.with("dispatch.py", arguments: [source, "greeted", "Zoë"]) { dispatcher in
+        try await PythonPeer.with("nameko/dispatch.py", arguments: [source, "greeted", "Zoë"]) { dispatcher in
             try await dispatcher.succeeded()
         }
         #expect(try await events.wait(for: 1) == ["Zoë"])

@@ -18,11 +18,9 @@ import Testing
         let running = launch(service)
         try await waitForConsumer(on: queue, connection: connection)
 
-        let producer = try InteropProcess(
-            "pmf/producer.py", arguments: [queue, TestBroker.unique("emailme_webservice"), "3"],
-            brokerURL: TestBroker.url)
-        defer { producer.stop() }
-        let received = try await inbox.wait(for: 3)
+        let received = try await PythonPeer.with(
+            "pmf/producer.py", arguments: [queue, TestBroker.unique("emailme_webservice"), "3"]
+        ) { _ in try await inbox.wait(for: 3) }
         #expect(
             received.sorted { $0.subject < $1.subject }
                 == (0..<3).map {
@@ -37,22 +35,21 @@ import Testing
 
     @Test func aSwiftProducersEmailCommandReachesAPythonConsumer() async throws {
         let queue = TestBroker.unique("emailme_emailservice")
-        let consumer = try InteropProcess("pmf/consumer.py", arguments: [queue, "2"], brokerURL: TestBroker.url)
-        defer { consumer.stop() }
         let connection = try await TestBroker.connect()
-        try await waitForConsumer(on: queue, connection: connection)
-        let bus = try await MessageBus.start(connection: connection, serviceName: "web-service")
         let sent = [
             SendEmail(subject: "Zoë ✓", body: "line one\n.line two", recipient: "ann@example.com"),
             SendEmail(subject: "second", body: "", recipient: "bob@example.com"),
         ]
-        for command in sent { try await bus.send(command, queue: queue, format: Self.format) }
-        // The consumer prints one JSON line per command it handled (PyMessagingFramework prints too).
-        let deadline = ContinuousClock.now + .seconds(30)
-        var json: [String] { consumer.lines.values.filter { $0.hasPrefix("{") } }
-        while json.count < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        let decoded = try json.map { try JSONDecoder().decode(SendEmail.self, from: Data($0.utf8)) }
-        #expect(decoded == sent)
+        try await PythonPeer.with("pmf/consumer.py", arguments: [queue, "2"]) { consumer in
+            try await waitForConsumer(on: queue, connection: connection)
+            let bus = try await MessageBus.start(connection: connection, serviceName: "web-service")
+            for command in sent { try await bus.send(command, queue: queue, format: Self.format) }
+            // The consumer prints one JSON line per command it handled, then exits.
+            try await consumer.succeeded(timeout: .seconds(30))
+            let json = consumer.stdoutLines.filter { $0.hasPrefix("{") }
+            let decoded = try json.map { try JSONDecoder().decode(SendEmail.self, from: Data($0.utf8)) }
+            #expect(decoded == sent)
+        }
         try await connection.close()
     }
 

@@ -2,15 +2,18 @@ import Foundation
 import Synchronization
 import Testing
 
-/// A Python peer (a script under Interop/nameko, run with the real nameko package from PyPI, in
-/// the venv ``InteropProcess/python`` finds) as a child process. Its stdout and stderr are read on
-/// threads of their own and its exit comes through `terminationHandler`, so no Swift concurrency
-/// thread ever blocks on it. Unlike ``InteropProcess`` it reports the exit status and stderr (a
-/// script that fails says why) and makes sure the process is gone when the test ends.
+/// A Python peer for an interoperability test: a script under Interop/ (pmf/ for
+/// PyMessagingFramework, nameko/ for Nameko), run with the real packages from PyPI in the venv
+/// ``python`` finds, as a child process. Its stdout and stderr are read on threads of their own
+/// and its exit comes through `terminationHandler`, so no Swift concurrency thread ever blocks on
+/// it. It reports the exit status and stderr (a script that fails says why) and makes sure the
+/// process is gone when the test ends.
 final class PythonPeer: Sendable {
     struct Failed: Error, CustomStringConvertible {
         var description: String
     }
+
+    struct InteropUnavailable: Error {}
 
     private struct LineWaiter {
         var match: @Sendable (String) -> Bool
@@ -34,24 +37,51 @@ final class PythonPeer: Sendable {
     private let process: Process
     private let state = Mutex(State())
 
-    static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("Interop/nameko")
+    static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Interop")
+
+    /// The interop venv's python (scripts/interop-venv.sh creates it; scripts/test.sh runs that
+    /// and sets INTEROP_PYTHON).
+    static var python: String {
+        get throws {
+            if let path = ProcessInfo.processInfo.environment["INTEROP_PYTHON"] { return path }
+            let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent()
+            let path = repo.appendingPathComponent(".venv-interop/bin/python").path
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                Issue.record(
+                    "no Python interop venv at \(path): run scripts/interop-venv.sh (scripts/test.sh does) or set INTEROP_PYTHON"
+                )
+                throw InteropUnavailable()
+            }
+            return path
+        }
+    }
 
     private init(script: String, process: Process) {
         self.script = script
         self.process = process
     }
 
-    /// Starts `script` with `arguments`, AMQP_URI pointing at the test broker, and `environment`.
+    /// Starts `script` (a path under Interop/) with `arguments` and `environment`, in the script's
+    /// folder. The test broker is in AMQP_URI (Nameko) and in the tutorial's MQ_* variables
+    /// (PyMessagingFramework).
     static func launch(
         _ script: String, arguments: [String] = [], environment: [String: String] = [:]
     ) throws -> PythonPeer {
+        let path = scripts.appendingPathComponent(script)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try InteropProcess.python)
-        process.arguments = ["-u", scripts.appendingPathComponent(script).path] + arguments
+        process.executableURL = URL(fileURLWithPath: try python)
+        process.arguments = ["-u", path.path] + arguments
+        process.currentDirectoryURL = path.deletingLastPathComponent()
+        let broker = URL(string: TestBroker.url)
         var env = ProcessInfo.processInfo.environment
         env["AMQP_URI"] = TestBroker.url
+        env["MQ_HOST"] = broker?.host ?? "127.0.0.1"
+        env["MQ_PORT"] = String(broker?.port ?? 5672)
+        env["MQ_USERNAME"] = broker?.user ?? "guest"
+        env["MQ_PASSWORD"] = broker?.password ?? "guest"
         env["PYTHONUNBUFFERED"] = "1"
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
         env["PYTHONWARNINGS"] = "ignore::DeprecationWarning"
         env.merge(environment) { _, new in new }
         process.environment = env
