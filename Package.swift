@@ -25,6 +25,7 @@ let package = Package(
         .executable(name: "amqp-codegen", targets: ["AMQPCodegen"]),
         .executable(name: "amqp-bench", targets: ["AMQPBench"]),
         .executable(name: "amqp-codec-bench", targets: ["AMQPCodecBench"]),
+        .executable(name: "amqp-client-bench", targets: ["AMQPClientBench"]),
         .executable(name: "http-bench-server", targets: ["HTTPBenchServer"]),
     ],
     targets: [
@@ -62,6 +63,9 @@ let package = Package(
         .executableTarget(name: "AMQPBench", dependencies: ["AMQPWire"], swiftSettings: strict),
         // Codec micro-benchmarks (time and allocations per operation; scripts/bench-codec.sh).
         .executableTarget(name: "AMQPCodecBench", dependencies: ["AMQPWire"], swiftSettings: strict),
+        // The client's own CPU per message against a scripted in-process server (no broker).
+        .executableTarget(
+            name: "AMQPClientBench", dependencies: ["AMQPWire", "POSIXSockets"], swiftSettings: strict),
         // Generates Sources/AMQPWire/Generated from Specs/*.xml.
         .target(name: "AMQPCodegenCore", swiftSettings: strict),
         .executableTarget(name: "AMQPCodegen", dependencies: ["AMQPCodegenCore"], swiftSettings: strict),
