@@ -31,9 +31,9 @@ extension AMQPChannel {
                 var promise: ConfirmPromise?
                 var sequence: UInt64 = 0
                 // publishPermission found the channel, under this same lock.
-                if let index = s.channels.index(forKey: id), s.channels.values[index].confirms != nil {
+                if let channel = s.channels[id], channel.confirms != nil {
                     let p = ConfirmPromise()
-                    sequence = s.channels.values[index].confirms!.register(p)
+                    sequence = channel.confirms!.register(p)
                     promise = p
                 }
                 do throws(AMQPCodecError) {

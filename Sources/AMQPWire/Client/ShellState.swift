@@ -61,20 +61,13 @@ struct ShellState: Sendable {
     /// Whether a publish on the channel may go now.
     func publishPermission(_ handle: ChannelHandle) -> PublishPermission {
         if let closedError { return .denied(closedError) }
-        // Per publish: fields are read in place (copying the channel out would retain every field).
-        guard let index = channels.index(forKey: handle.id), channels.values[index].incarnation == handle.incarnation,
-            !channels.values[index].closing
-        else {
+        guard let channel = channels[handle.id], channel.incarnation == handle.incarnation, !channel.closing else {
             return .denied(handle.record.closedError(channel: handle.id))
         }
-        if machine.isBlocked || !channels.values[index].flowActive || outbound.readableBytes >= outboundHighWater {
+        if machine.isBlocked || !channel.flowActive || outbound.readableBytes >= outboundHighWater {
             return .wait
         }
-        if let outstanding = channels.values[index].confirms?.outstanding,
-            outstanding >= channels.values[index].confirmWindow
-        {
-            return .wait
-        }
+        if let confirms = channel.confirms, confirms.outstanding >= channel.confirmWindow { return .wait }
         return .granted
     }
 
@@ -253,26 +246,22 @@ struct ShellState: Sendable {
     private mutating func deliver(
         channel id: UInt16, _ message: ContentAssembler.Message, core: ConnectionCore, effects: inout [Effect]
     ) {
-        // Per delivery: the channel is reached in place (copying it out would retain every field).
-        guard case .deliver(let d) = message.method, let index = channels.index(forKey: id) else { return }
-        if d.deliveryTag > channels.values[index].highestDeliveryTag {
-            channels.values[index].highestDeliveryTag = d.deliveryTag
-        }
-        guard let consumer = channels.values[index].consumers[d.consumerTag] else {
+        guard case .deliver(let d) = message.method, let channel = channels[id] else { return }
+        if d.deliveryTag > channel.highestDeliveryTag { channel.highestDeliveryTag = d.deliveryTag }
+        guard let consumer = channel.consumers[d.consumerTag] else {
             // A consumer this client gave up on: put manual-ack deliveries back for others.
-            if channels.values[index].abandonedConsumers[d.consumerTag]?.noAck == false {
+            if channel.abandonedConsumers[d.consumerTag]?.noAck == false {
                 try? machine.withChannel(id, into: &actions) { (ch, actions) throws(AMQPError) in
                     try ch.send(.basic(.reject(.init(deliveryTag: d.deliveryTag, requeue: true))), into: &actions)
                 }
             }
             return
         }
-        let tagOffset = channels.values[index].tagOffset
         let delivery = AMQPDelivery(
-            consumerTag: d.consumerTag, deliveryTag: d.deliveryTag + tagOffset, redelivered: d.redelivered,
+            consumerTag: d.consumerTag, deliveryTag: d.deliveryTag + channel.tagOffset, redelivered: d.redelivered,
             exchange: d.exchange, routingKey: d.routingKey, properties: message.properties, body: message.body,
             messageCount: nil,
-            channel: consumer.noAck ? Optional<ChannelHandle>.none : channels.values[index].handle(core, id))
+            channel: consumer.noAck ? Optional<ChannelHandle>.none : channel.handle(core, id))
         effects.append(.deliver(consumer.buffer, delivery))
     }
 
@@ -312,8 +301,10 @@ struct ShellState: Sendable {
     }
 }
 
-/// The shell's bookkeeping for one open channel.
-struct ChannelShell: Sendable {
+/// The shell's bookkeeping for one open channel. A class: the per-message paths reach it through
+/// the channels dictionary, and reading a struct out of a dictionary copies (and retains) all of
+/// it. Touched only under the connection's lock, like the rest of ``ShellState``.
+final class ChannelShell: @unchecked Sendable {
     struct Consumer: Sendable {
         var buffer: DeliveryBuffer
         var noAck: Bool
@@ -353,7 +344,7 @@ struct ChannelShell: Sendable {
 
     static let abandonedConsumerMemory = 64
 
-    mutating func abandon(_ tag: String, noAck: Bool) {
+    func abandon(_ tag: String, noAck: Bool) {
         abandonedConsumers[tag] = (noAck, abandonedOrder.count)
         abandonedOrder.append(tag)
         if abandonedOrder.count > Self.abandonedConsumerMemory {
