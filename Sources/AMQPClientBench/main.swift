@@ -1,6 +1,6 @@
 // amqp-client-bench: what AMQPWire itself costs per message, with no broker.
 //
-//   amqp-client-bench [--messages N] [--size BYTES] [--rounds R]
+//   amqp-client-bench [--messages N] [--size BYTES] [--rounds R] [--phase consume|publish|confirmed-publish]
 //
 // A scripted server in this process (LoopbackServer) stands in for RabbitMQ on a loopback port.
 // For each phase the client does what amqp-bench's phases do (consume with prefetch 1000 and a
@@ -15,11 +15,19 @@ struct Options {
     var messages = 200_000
     var size = 100
     var rounds = 5
+    var phases = Phase.allCases
 
     static func parse(_ arguments: [String]) -> Result<Options, BenchFailure> {
         var options = Options()
         var rest = arguments[...]
         while let flag = rest.popFirst() {
+            if flag == "--phase" {
+                guard let name = rest.popFirst(), let phase = Phase(rawValue: name) else {
+                    return .failure(BenchFailure(description: "--phase takes consume, publish or confirmed-publish"))
+                }
+                options.phases = [phase]
+                continue
+            }
             guard let text = rest.popFirst(), let value = Int(text), value >= (flag == "--size" ? 0 : 1) else {
                 return .failure(
                     BenchFailure(description: "\(flag) needs a whole number (see the header of main.swift)"))
@@ -93,7 +101,7 @@ func median(_ values: [Double]) -> Double {
 do {
     let options = try Options.parse(Array(CommandLine.arguments.dropFirst())).get()
     print("amqp-client-bench: \(options.messages) messages of \(options.size) B, median of \(options.rounds) rounds")
-    for phase in Phase.allCases {
+    for phase in options.phases {
         var results: [Measurement] = []
         for _ in 0..<options.rounds { results.append(try await measure(phase, options)) }
         let name = phase.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0)

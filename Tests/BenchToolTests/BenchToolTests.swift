@@ -2,10 +2,10 @@ import Foundation
 import ServiceTestSupport
 import Testing
 
-/// The benchmark tools issue 4 asks for, run as built against the real broker: `amqp-bench` in both
-/// modes and with bad arguments, and the ceiling client `scripts/bench-ceiling.py`. Rates are not
-/// judged (speed is for benchmarks); what is checked is that each phase runs to the end and prints
-/// what `../shared/bench/compare` parses.
+/// The benchmark tools, run as built: `amqp-bench` against the real broker in both modes and
+/// with bad arguments, the ceiling client `scripts/bench-ceiling.py`, and `amqp-client-bench`
+/// against its own loopback server. Rates are not judged (speed is for benchmarks); what is
+/// checked is that each phase runs to the end and prints what its reader parses.
 @Suite struct BenchToolTests {
     static var brokerURL: String {
         ProcessInfo.processInfo.environment["AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/%2f"
@@ -91,6 +91,23 @@ import Testing
         let (status, lines) = try await Self.run(try ChildProcess.product("amqp-bench"), arguments)
         #expect(status == 2, "\(arguments): \(lines)")
         #expect(lines.contains { $0.hasPrefix("amqp-bench: ") && $0.contains(mentions) }, "\(arguments): \(lines)")
+    }
+
+    @Test func clientBenchRunsEveryPhaseAgainstItsLoopbackServer() async throws {
+        // Small bodies, and bodies of several frames each, which once stalled the scripted server.
+        for (messages, size) in [("3000", "100"), ("40", "300000")] {
+            let (status, lines) = try await Self.run(
+                try ChildProcess.product("amqp-client-bench"),
+                ["--messages", messages, "--size", size, "--rounds", "1"])
+            #expect(status == 0, "\(lines)")
+            for phase in ["consume", "publish", "confirmed-publish"] {
+                #expect(
+                    lines.contains { $0.hasPrefix("\(phase) ") && $0.contains(" us client CPU/msg") },
+                    "no \(phase) line in \(lines)")
+            }
+        }
+        let (status, lines) = try await Self.run(try ChildProcess.product("amqp-client-bench"), ["--rounds", "0"])
+        #expect(status == 1 && lines.contains { $0.contains("--rounds needs a whole number") }, "\(lines)")
     }
 
     @Test func ceilingClientRunsThePhases() async throws {
