@@ -26,6 +26,7 @@ cd "$repo"
 export PATH=/opt/swift/usr/bin:$PATH
 
 broker_dir=$(mktemp -d /tmp/amqpwire-broker.XXXXXX)
+test_log=$(mktemp /tmp/amqpwire-test-log.XXXXXX)
 export BROKER_DIR=$broker_dir
 export BROKER_NODE="amqpwire-test-$$@localhost"
 fault_dir=$(mktemp -d /tmp/amqpwire-fault-broker.XXXXXX)
@@ -73,13 +74,27 @@ cleanup() {
   trap '' INT TERM
   stop_fault_nodes
   scripts/broker.sh stop || true
-  rm -rf "$broker_dir" "$fault_dir" "$cluster_dir" "$fault_env" "$cluster_env" "$fault_dir.log" "$cluster_dir.log"
+  rm -rf "$test_log" "$broker_dir" "$fault_dir" "$cluster_dir" "$fault_env" "$cluster_env" "$fault_dir.log" "$cluster_dir.log"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 step() { printf '\n=== %s\n' "$*"; }
 failures=()
+
+# Test output is also kept here, so that a failed run ends with which tests failed and why:
+# whoever reads only the tail of a long log (a CI summary) still sees them.
+run_tests() {
+  swift test "$@" 2>&1 | tee -a "$test_log"
+  return "${PIPESTATUS[0]}"
+}
+# The first issue each failing test recorded (one line each, shortened), at most 12 tests.
+summarize_failed_tests() {
+  grep -aE '(✘|error:).*(recorded an issue|failed|XCTAssert)' "$test_log" \
+    | grep -avE 'Test run with|Suite .* failed' \
+    | awk '{ key = $0; sub(/ recorded an issue.*| failed after.*/, "", key); if (!(key in seen)) { seen[key] = 1; print } }' \
+    | cut -c1-400 | head -n 12
+}
 
 step "starting a private RabbitMQ node"
 if ! broker_env=$(scripts/broker.sh start); then
@@ -131,14 +146,14 @@ step "waiting for the fault broker and the cluster"
 wait_for_fault_nodes || failures+=("starting the fault broker and the cluster")
 
 step "tests (unit, fake broker, integration), in parallel"
-swift test --skip-build --skip Isolated || failures+=("tests")
+run_tests --skip-build --skip Isolated || failures+=("tests")
 
 # Suites named Isolated run on their own and one at a time (--no-parallel): broker-wide faults (a
 # memory alarm blocks every publisher on the broker; the fault broker is stopped and killed; cluster
 # nodes are killed), the proxy's fault stairways, and one-second heartbeats, which a busy machine
 # could starve.
 step "isolated tests (broker faults, cluster failover, proxy faults, heartbeat timing), one at a time"
-swift test --skip-build --no-parallel --filter Isolated || failures+=("isolated tests")
+run_tests --skip-build --no-parallel --filter Isolated || failures+=("isolated tests")
 stop_fault_nodes
 
 fuzz_seconds=${FUZZ_SECONDS:-60}
@@ -156,6 +171,10 @@ if [ "$fuzz_seconds" -gt 0 ]; then
 fi
 
 if [ ${#failures[@]} -gt 0 ]; then
+  if [ -s "$test_log" ]; then
+    printf '\nfailed tests (the first issue of each):\n'
+    summarize_failed_tests
+  fi
   printf '\nFAILED: %s\n' "${failures[*]}"
   exit 1
 fi
