@@ -78,8 +78,9 @@ struct IsolatedBrokerRestartTests {
 
         let cause = try #require(log.recoveringCauses.first)
         switch fault {
-        case .stopApp: #expect(cause.code == .connectionClosedByBroker && cause.replyCode == .connectionForced)
-        case .kill: #expect(cause.code == .ioError)
+        case .stopApp:
+            #expect(cause.code == .connectionClosedByBroker && cause.replyCode == .connectionForced, "\(cause)")
+        case .kill: #expect(cause.code == .ioError, "\(cause)")
         }
         #expect(log.recoveredCount == 1, "one recovery")
         #expect(ledger.lostConfirmed.isEmpty, "confirmed but never consumed: \(ledger.lostConfirmed.sorted())")

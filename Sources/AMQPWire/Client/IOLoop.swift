@@ -167,7 +167,7 @@ final class IOLoop: @unchecked Sendable {
                 read()
             } else if socketEvents & Int32(POLLHUP | POLLERR | POLLNVAL) != 0 {
                 // Reads are paused, but the peer is gone: poll would report this again at once.
-                transportFailed(AMQPError(.ioError, "the broker closed the TCP connection"))
+                failAfterReadingWhatIsLeft(AMQPError(.ioError, "the broker closed the TCP connection"))
             }
             tick()
         }
@@ -185,14 +185,19 @@ final class IOLoop: @unchecked Sendable {
 
     // MARK: Reading
 
-    private func read() {
-        guard let socket else { return }
+    /// Reads what the socket has (up to `readsPerTurn` chunks) and hands the frames to the state
+    /// machine; true when every chunk came back full, so more may be waiting.
+    @discardableResult
+    private func read() -> Bool {
+        guard let socket else { return false }
         var closed: AMQPError?
-        for _ in 0..<Self.readsPerTurn {
+        var mayHaveMore = false
+        for turn in 0..<Self.readsPerTurn {
             switch socket.receive(into: readChunk) {
             case .bytes(let n):
                 inbound.writeBytes(UnsafeRawBufferPointer(rebasing: readChunk[0..<n]))
                 if n < readChunk.count { break }
+                mayHaveMore = turn == Self.readsPerTurn - 1
                 continue
             case .wouldBlock:
                 break
@@ -227,6 +232,17 @@ final class IOLoop: @unchecked Sendable {
             handshakeDeadline = nil
             nextTick = nil  // heartbeats start now: tick at once to learn their schedule
         }
+        return mayHaveMore && closed == nil
+    }
+
+    /// Fails the transport, but first reads what the broker sent before it closed the socket.
+    /// A broker that closes a connection (stop_app, a policy, a forced close) sends
+    /// connection.close with its reason and then drops the socket; a write that meets the
+    /// dropped socket first must not hide that reason behind EPIPE. Bounded by what the kernel
+    /// holds for the socket (at most 64 turns of `readsPerTurn` chunks).
+    private func failAfterReadingWhatIsLeft(_ error: AMQPError) {
+        for _ in 0..<64 where read() {}
+        transportFailed(error)
     }
 
     // MARK: Writing
@@ -265,7 +281,8 @@ final class IOLoop: @unchecked Sendable {
                 return true
             case .closed, .failed:
                 let code: Int32 = if case .failed(let c) = result { c } else { EPIPE }
-                transportFailed(AMQPError(.ioError, "writing to the socket failed: \(errnoText(code))"))
+                failAfterReadingWhatIsLeft(
+                    AMQPError(.ioError, "writing to the socket failed: \(errnoText(code))"))
                 return false
             }
         }

@@ -85,6 +85,24 @@ struct ReviewFixtureTests {
         }
     }
 
+    /// The broker said why (connection.close) and then dropped the socket, while reads were
+    /// paused: the hang-up was reported as an I/O error and the reason was never read. CI saw
+    /// this as `rabbitmqctl stop_app` ending a busy connection with ioError, not 320.
+    @Test func brokerCloseBeforeAHangUpIsReadEvenWithReadsPaused() async throws {
+        try await FakeBroker.withConnection { broker, connection in
+            let channel = try await broker.openChannel(1, on: connection)
+            let consumer = try await noAckConsumer(channel, broker, capacity: 2)
+            try await broker.sendRaw(try deliveries(1...2))
+            try await eventually("2 buffered") { consumer.bufferedCount == 2 }
+            let text = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"
+            try await broker.send(method: .connection(.close(.init(replyCode: 320, replyText: text))), thenClose: ())
+            try await eventually("the connection ends") { !connection.isOpen }
+            #expect(connection.closeReason?.code == .connectionClosedByBroker)
+            #expect(connection.closeReason?.replyCode == .connectionForced)
+            #expect(connection.closeReason?.replyText == text)
+        }
+    }
+
     /// connect() from a task already cancelled never returned.
     @Test func connectFromACancelledTaskFailsAtOnce() async throws {
         let task = Task { () async throws -> AMQPConnection in
