@@ -376,6 +376,13 @@ final class TCPProxy: Sendable {
                 let n = buffer.withUnsafeMutableBytes { recv(from, $0.baseAddress!, min($0.count, limit), 0) }
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { return }
+                // Counted before they are sent: a peer that has seen bytes must never find them
+                // uncounted (the handshake stairway reads the count once connect() returns, and a
+                // count made after the send was short by open-ok on a busy machine).
+                state.withLock { s in
+                    s.transferred += n
+                    s.links[generation]?.transferred += n
+                }
                 var offset = 0
                 while offset < n {
                     let w = buffer.withUnsafeBytes {
@@ -384,10 +391,6 @@ final class TCPProxy: Sendable {
                     if w < 0 && errno == EINTR { continue }
                     if w <= 0 { return }
                     offset += w
-                }
-                state.withLock { s in
-                    s.transferred += n
-                    s.links[generation]?.transferred += n
                 }
             }
         }
