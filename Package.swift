@@ -60,12 +60,15 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(name: "WebService", dependencies: ["WebServiceCore"], swiftSettings: strict),
         // Throughput benchmark, side by side with other clients through ../shared/bench/compare.
-        .executableTarget(name: "AMQPBench", dependencies: ["AMQPWire"], swiftSettings: strict),
+        .executableTarget(name: "AMQPBench", dependencies: ["AMQPWire", "BenchSupport"], swiftSettings: strict),
         // Codec micro-benchmarks (time and allocations per operation; scripts/bench-codec.sh).
         .executableTarget(name: "AMQPCodecBench", dependencies: ["AMQPWire"], swiftSettings: strict),
         // The client's own CPU per message against a scripted in-process server (no broker).
         .executableTarget(
-            name: "AMQPClientBench", dependencies: ["AMQPWire", "POSIXSockets"], swiftSettings: strict),
+            name: "AMQPClientBench", dependencies: ["AMQPWire", "POSIXSockets", "BenchSupport"],
+            swiftSettings: strict),
+        // What the benchmark executables share (CPU time).
+        .target(name: "BenchSupport", swiftSettings: strict),
         // Generates Sources/AMQPWire/Generated from Specs/*.xml.
         .target(name: "AMQPCodegenCore", swiftSettings: strict),
         .executableTarget(name: "AMQPCodegen", dependencies: ["AMQPCodegenCore"], swiftSettings: strict),
@@ -92,7 +95,7 @@ let package = Package(
                 "ServiceTestSupport",
             ],
             swiftSettings: strict),
-        .testTarget(name: "MessagingTests", dependencies: ["Messaging"], swiftSettings: strict),
+        .testTarget(name: "MessagingTests", dependencies: ["Messaging", "AMQPWire"], swiftSettings: strict),
         // amqp-bench and scripts/bench-ceiling.py, run as built against the broker.
         .testTarget(name: "BenchToolTests", dependencies: ["ServiceTestSupport"], swiftSettings: strict),
         .testTarget(name: "POSIXSocketsTests", dependencies: ["POSIXSockets"], swiftSettings: strict),

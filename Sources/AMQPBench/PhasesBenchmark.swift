@@ -1,11 +1,12 @@
 import AMQPWire
+import BenchSupport
 import Foundation
 import Synchronization
 
 /// The three phases ../shared/bench/compare runs for every client, done the same way.
 final class PhasesBenchmark {
     let options: Options
-    private var lastCPU = ProcessCPU.seconds()
+    private var lastCPU = CPUTime.process()
 
     init(options: Options) { self.options = options }
 
@@ -22,7 +23,7 @@ final class PhasesBenchmark {
         let n = options.messages
 
         // publish: clocked until the broker counts every message in the queue.
-        lastCPU = ProcessCPU.seconds()
+        lastCPU = CPUTime.process()
         var clock = Stopwatch()
         progress.start("publish")
         for _ in 0..<n {
@@ -42,7 +43,7 @@ final class PhasesBenchmark {
 
         // consume: prefetch, manual acks with multiple=true every few deliveries.
         try await channel.setPrefetch(count: options.prefetch)
-        lastCPU = ProcessCPU.seconds()
+        lastCPU = CPUTime.process()
         clock = Stopwatch()
         progress.start("consume")
         let consumer = try await channel.consume(queue: queue, bufferCapacity: max(Int(options.prefetch), 1024))
@@ -63,7 +64,7 @@ final class PhasesBenchmark {
         try await confirmed.purgeQueue(queue)
         var confirmations: [PublishConfirmation] = []
         confirmations.reserveCapacity(n)
-        lastCPU = ProcessCPU.seconds()
+        lastCPU = CPUTime.process()
         clock = Stopwatch()
         progress.start("confirmed-publish")
         for _ in 0..<n {
@@ -81,7 +82,7 @@ final class PhasesBenchmark {
     private func report(_ phase: String, _ count: Int, _ seconds: Double) {
         print("\(options.name) \(phase) \(Int((Double(count) / seconds).rounded())) msg/s")
         // On stderr, so compare's parsing of stdout is unaffected.
-        let cpu = ProcessCPU.seconds()
+        let cpu = CPUTime.process()
         let line = String(
             format: "%@ %@: %.2f us CPU/msg (client process)\n", options.name, phase,
             (cpu - lastCPU) / Double(count) * 1e6)
@@ -130,16 +131,6 @@ final class PhaseProgress: Sendable {
                 Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
-    }
-}
-
-/// The process's user and system CPU time so far.
-enum ProcessCPU {
-    static func seconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 }
 

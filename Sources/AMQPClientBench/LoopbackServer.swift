@@ -1,4 +1,5 @@
 import AMQPWire
+import BenchSupport
 import Foundation
 import POSIXSockets
 
@@ -17,7 +18,8 @@ final class LoopbackServer: @unchecked Sendable {
     let port: Int
     private let listener: Socket
     private let deliveries: Int
-    private let bodySize: Int
+    /// The body of every delivery, made once.
+    private let body: [UInt8]
     private let done = DispatchSemaphore(value: 0)
     private var serverCPU = 0.0
     private var failure: String?
@@ -29,7 +31,7 @@ final class LoopbackServer: @unchecked Sendable {
         listener = try Socket.listen(host: "127.0.0.1", port: 0)
         port = listener.localPort ?? 0
         self.deliveries = deliveries
-        self.bodySize = bodySize
+        self.body = [UInt8](repeating: 0x61, count: bodySize)
     }
 
     func start() {
@@ -42,7 +44,7 @@ final class LoopbackServer: @unchecked Sendable {
             } catch {
                 failure = "\(error)"
             }
-            serverCPU = threadCPUSeconds()
+            serverCPU = CPUTime.thread()
             done.signal()
         }
         thread.name = "loopback-server"
@@ -152,7 +154,6 @@ final class LoopbackServer: @unchecked Sendable {
     /// Queues deliveries while the consumer's prefetch allows and some are left.
     private func streamDeliveries(to socket: Socket) {
         guard let consumerTag else { return }
-        let body = [UInt8](repeating: 0x61, count: bodySize)
         while sent < UInt64(deliveries), sent - acked < prefetch, outbound.readableBytes < 1 << 20 {
             sent += 1
             let deliver = AMQPMethod.basic(
@@ -214,20 +215,4 @@ final class LoopbackServer: @unchecked Sendable {
 
 struct BenchFailure: Error, CustomStringConvertible {
     var description: String
-}
-
-/// The calling thread's user and system CPU time so far.
-func threadCPUSeconds() -> Double {
-    var usage = rusage()
-    getrusage(__rusage_who_t(1), &usage)  // RUSAGE_THREAD (Linux), which Glibc does not import
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-        + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-}
-
-/// The process's user and system CPU time so far.
-func processCPUSeconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-        + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }

@@ -9,6 +9,7 @@
 // whose rates depend mostly on the broker, these figures move only when the client changes:
 // the tool to judge a client optimisation with. Prints the median of R rounds per phase.
 import AMQPWire
+import BenchSupport
 import Foundation
 
 struct Options {
@@ -58,7 +59,7 @@ func measure(_ phase: Phase, _ options: Options) async throws -> Measurement {
     let server = try LoopbackServer(deliveries: options.messages, bodySize: options.size)
     server.start()
     let n = options.messages
-    let cpu0 = processCPUSeconds()
+    let cpu0 = CPUTime.process()
     let start = ContinuousClock.now
     let connection = try await AMQPConnection.connect(url: "amqp://guest:guest@127.0.0.1:\(server.port)/%2f")
     let channel = try await connection.openChannel()
@@ -89,7 +90,7 @@ func measure(_ phase: Phase, _ options: Options) async throws -> Measurement {
         throw BenchFailure(description: "the server received \(server.publishesReceived) of \(n) publishes")
     }
     return Measurement(
-        rate: Double(n) / seconds, clientMicroseconds: (processCPUSeconds() - cpu0 - serverCPU) / Double(n) * 1e6)
+        rate: Double(n) / seconds, clientMicroseconds: (CPUTime.process() - cpu0 - serverCPU) / Double(n) * 1e6)
 }
 
 func median(_ values: [Double]) -> Double {

@@ -136,14 +136,14 @@ final class QueueWorker: Sendable {
         do {
             metadata = try format.metadata(of: incoming)
         } catch {
-            await settleFailure(delivery, error, attempts: previousAttempts, delayedAttempts: delayedAttempts, log: log)
+            await settleFailure(delivery, error, attempts: previousAttempts, log: log)
             return
         }
         log[metadata: "type"] = metadata.messageType
         guard let handler = registration.handlers[metadata.messageType] else {
             let error = Rejected(
                 "no handler for message type '\(metadata.messageType)' on queue '\(registration.queue)'")
-            await settleFailure(delivery, error, attempts: previousAttempts, delayedAttempts: delayedAttempts, log: log)
+            await settleFailure(delivery, error, attempts: previousAttempts, log: log)
             return
         }
 
@@ -182,65 +182,28 @@ final class QueueWorker: Sendable {
             if await sendReply(reply, for: delivery, log: log) { acknowledge(delivery, log: log) }
             return
         }
-        await settleFailure(delivery, lastError, attempts: attempts, delayedAttempts: delayedAttempts, log: log)
+        await settleFailure(delivery, lastError, attempts: attempts, log: log)
     }
 
     /// Moves a failed message to its next delay queue, or to the error queue when retrying cannot
     /// help or the delays are used up; acks it once the broker confirmed the move.
-    private func settleFailure(
-        _ delivery: AMQPDelivery, _ error: any Error, attempts: Int, delayedAttempts: Int, log: Logger
-    ) async {
+    private func settleFailure(_ delivery: AMQPDelivery, _ error: any Error, attempts: Int, log: Logger) async {
         let type = delivery.properties.type ?? "(none)"
-        let permanent = error is any PermanentFailure || error is MessagingError
-        var properties = delivery.properties
-        var headers = properties.headers ?? [:]
-        let now = Self.timestamp(Date())
-        headers[FailureHeaders.attempts] = .int64(Int64(attempts))
-        headers[FailureHeaders.errorType] = .string(Self.typeName(error))
-        headers[FailureHeaders.errorMessage] = .string(String(Self.describe(error).prefix(2000)))
-        if headers[FailureHeaders.firstFailedAt] == nil { headers[FailureHeaders.firstFailedAt] = .string(now) }
-        if headers[FailureHeaders.originalQueue] == nil {
-            headers[FailureHeaders.originalQueue] = .string(registration.queue)
-            headers[FailureHeaders.originalExchange] = .string(delivery.exchange)
-            headers[FailureHeaders.originalRoutingKey] = .string(delivery.routingKey)
-        }
-        let target: String
-        let outcome: String
-        if !permanent && delayedAttempts < delays.count {
-            let delay = delays[delayedAttempts]
-            headers[FailureHeaders.delayedAttempts] = .int64(Int64(delayedAttempts + 1))
-            properties.expiration = String(delay)
-            target = Topology.delayQueue(for: registration.queue, delayMilliseconds: delay)
-            outcome = "delayed"
-        } else if let errorQueue {
-            headers[FailureHeaders.failedAt] = .string(now)
-            properties.expiration = nil
-            target = errorQueue
-            outcome = "failed"
-        } else {
+        guard
+            let route = FailureRoute(
+                properties: delivery.properties, exchange: delivery.exchange, routingKey: delivery.routingKey,
+                queue: registration.queue, errorType: Self.typeName(error), errorMessage: Self.describe(error),
+                permanent: error is any PermanentFailure || error is MessagingError, attempts: attempts,
+                delays: delays, errorQueue: errorQueue, now: Date())
+        else {
             // RPC requests that cannot be answered (no reply-to) have nowhere to go but back.
             log.error("dropping a request that cannot be answered", metadata: ["error": Self.describe(error)])
             acknowledge(delivery, log: log)
             return
         }
-        properties.headers = headers
-        do {
-            try await service.bus.publishConfirmed(
-                OutgoingMessage(body: delivery.body, properties: properties), exchange: "", routingKey: target,
-                mandatory: true, messageType: type)
-        } catch {
-            // Not moved, so not acked: the broker redelivers it later. Nothing is lost.
-            log.error(
-                "could not move the message to '\(target)'; requeueing it", metadata: ["error": "\(error)"])
-            try? delivery.reject(requeue: true)
-            return
-        }
-        count(outcome, type)
-        if outcome == "failed" {
-            log.error("moved to the error queue", metadata: ["error-queue": target, "error": Self.describe(error)])
-        } else {
-            log.notice("retrying later", metadata: ["delay-ms": properties.expiration ?? "?"])
-        }
+        // Not moved, so not acked: the broker redelivers it later. Nothing is lost.
+        guard await route.move(delivery, bus: service.bus, messageType: type, log: log) else { return }
+        count(route.outcome.rawValue, type)
         acknowledge(delivery, log: log)
     }
 
@@ -285,11 +248,5 @@ final class QueueWorker: Sendable {
 
     static func describe(_ error: any Error) -> String {
         String(describing: error)
-    }
-
-    static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
     }
 }

@@ -34,52 +34,22 @@ struct NamekoFailureRouting: Sendable {
     func settle(
         _ delivery: AMQPDelivery, error: any Error, permanent: Bool, attempts: Int, bus: MessageBus, log: Logger
     ) async -> String {
-        var properties = delivery.properties
-        var headers = properties.headers ?? [:]
-        let delayedAttempts = headers[FailureHeaders.delayedAttempts]?.intValue ?? 0
-        let now = QueueWorker.timestamp(Date())
-        let description = "\(error)"
-        headers[FailureHeaders.attempts] = .int64(Int64(attempts))
-        headers[FailureHeaders.errorType] = .string(
-            (error as? NamekoRemoteError)?.excType ?? QueueWorker.typeName(error))
-        headers[FailureHeaders.errorMessage] = .string(String(description.prefix(2000)))
-        if headers[FailureHeaders.firstFailedAt] == nil { headers[FailureHeaders.firstFailedAt] = .string(now) }
-        if headers[FailureHeaders.originalQueue] == nil {
-            headers[FailureHeaders.originalQueue] = .string(queue)
-            headers[FailureHeaders.originalExchange] = .string(delivery.exchange)
-            headers[FailureHeaders.originalRoutingKey] = .string(delivery.routingKey)
-        }
-        let target: String
-        let outcome: String
-        if !permanent && delayedAttempts < delays.count {
-            let delay = delays[delayedAttempts]
-            headers[FailureHeaders.delayedAttempts] = .int64(Int64(delayedAttempts + 1))
-            properties.expiration = String(delay)
-            target = Topology.delayQueue(for: queue, delayMilliseconds: delay)
-            outcome = "delayed"
-        } else {
-            headers[FailureHeaders.failedAt] = .string(now)
-            properties.expiration = nil
-            target = errorQueue
-            outcome = "failed"
-        }
-        properties.headers = headers
-        do {
-            try await bus.publishConfirmed(
-                OutgoingMessage(body: delivery.body, properties: properties), exchange: "", routingKey: target,
-                mandatory: true, messageType: delivery.routingKey)
-        } catch {
-            log.error("could not move the message to '\(target)'; requeueing it", metadata: ["error": "\(error)"])
+        // Never nil here: with an error queue there is always somewhere to go.
+        guard
+            let route = FailureRoute(
+                properties: delivery.properties, exchange: delivery.exchange, routingKey: delivery.routingKey,
+                queue: queue, errorType: (error as? NamekoRemoteError)?.excType ?? QueueWorker.typeName(error),
+                errorMessage: "\(error)", permanent: permanent, attempts: attempts, delays: delays,
+                errorQueue: errorQueue, now: Date())
+        else {
             try? delivery.reject(requeue: true)
             return "requeued"
         }
-        if outcome == "failed" {
-            log.error("moved to the error queue", metadata: ["error-queue": target, "error": description])
-        } else {
-            log.notice("retrying later", metadata: ["delay-ms": properties.expiration ?? "?"])
+        guard await route.move(delivery, bus: bus, messageType: delivery.routingKey, log: log) else {
+            return "requeued"
         }
         NamekoConsumption.acknowledge(delivery, log: log)
-        return outcome
+        return route.outcome.rawValue
     }
 }
 
