@@ -77,7 +77,8 @@ let package = Package(
         .testTarget(
             name: "AMQPWireIntegrationTests", dependencies: ["AMQPWire"], swiftSettings: strict),
         .testTarget(
-            name: "MessagingIntegrationTests", dependencies: ["Messaging", "EmailContracts", "AMQPWire"],
+            name: "MessagingIntegrationTests",
+            dependencies: ["Messaging", "EmailContracts", "AMQPWire", "ServiceTestSupport"],
             exclude: ["Interop"], swiftSettings: strict),
         // Test helpers shared by the service tests: child processes, private brokers.
         .target(name: "ServiceTestSupport", path: "Tests/ServiceTestSupport", swiftSettings: strict),

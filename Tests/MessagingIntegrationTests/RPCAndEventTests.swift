@@ -69,6 +69,53 @@ import Testing
         }
     }
 
+    /// Direct reply-to names the channel a request went out on, so the reply to a request sent
+    /// before the client's connection failed can never arrive. That call fails as soon as the
+    /// failure is seen (`replyLost`), not at its timeout; calls after the recovery get replies.
+    @Test func aCallOrphanedByAConnectionFailureFailsAtOnceAndLaterCallsWork() async throws {
+        let name = TestBroker.unique("rpc-recovery")
+        try await TestRouting.$service.withValue(name) {
+            let serverConnection = try await TestBroker.connect()
+            let service = try await MessagingService.start(
+                connection: serverConnection, configuration: .init(name: name), logger: MemoryLog().logger)
+            let handled = Inbox<Int>()
+            // Holds the first request until the client's connection is gone (rabbitmqctl takes
+            // seconds on a busy machine; a fixed sleep let the reply through first).
+            let gate = Inbox<Int>()
+            service.respond(to: Add.self) { request, _ in
+                handled.add(request.a)
+                if request.a == 7 { _ = try await gate.wait(for: 1, timeout: .seconds(60)) }
+                return Sum(value: request.a + request.b)
+            }
+            let running = launch(service)
+            try await waitForConsumer(on: Topology.rpcQueue(service: name), connection: serverConnection)
+
+            let clientName = TestBroker.unique("rpc-client")
+            let clientConnection = try await TestBroker.connect(name: clientName)
+            var events = clientConnection.events().makeAsyncIterator()
+            let client = try await MessageBus.start(connection: clientConnection, serviceName: "client")
+            let orphaned = Task { try await client.call(Add(a: 7, b: 0), timeout: .seconds(120)) }
+            _ = try await handled.wait(for: 1)
+            // The server has the request; give its confirm a moment to reach the client too.
+            try await Task.sleep(for: .milliseconds(300))
+            try await TestBroker.closeConnection(named: clientName)
+            gate.add(1)
+
+            let error = try await #require(throws: MessagingError.self) { try await orphaned.value }
+            #expect(error.code == .replyLost, "\(error)")
+            #expect(error.message.contains("may still have been handled"), "\(error)")
+            while let event = await events.next() {
+                if case .recovered = event { break }
+            }
+            #expect(try await client.call(Add(a: 1, b: 1), timeout: .seconds(20)) == Sum(value: 2))
+            await client.close()
+            running.cancel()
+            try await running.value
+            try await clientConnection.close()
+            try await serverConnection.close()
+        }
+    }
+
     @Test func aCallWithNoServerFailsAtOnceNotAtItsTimeout() async throws {
         try await TestRouting.$service.withValue(TestBroker.unique("rpc-none")) {
             let connection = try await TestBroker.connect()

@@ -12,6 +12,10 @@ public struct MessagingError: Error, Sendable, CustomStringConvertible {
         public static let nacked = Code("nacked")
         /// No reply to an RPC call within its timeout.
         public static let timeout = Code("timeout")
+        /// The connection failed after an RPC request was sent: its reply cannot arrive (the
+        /// reply-to address died with the connection). The request may still have been handled,
+        /// so call again only if the procedure is safe to repeat.
+        public static let replyLost = Code("replyLost")
         /// The remote handler failed; ``MessagingError/remoteType`` names its error.
         public static let remote = Code("remote")
         /// A message could not be encoded or decoded.

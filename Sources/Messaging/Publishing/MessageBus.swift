@@ -32,10 +32,23 @@ public final class MessageBus: Sendable {
     /// Message ids the broker returned as unroutable, recorded on the I/O thread before the
     /// publish's confirm completes; taken by the publisher. Bounded (see `recordReturn`).
     private let returned = Mutex<[String: AMQPReturnedMessage]>([:])
-    private let pendingReplies = Mutex<[String: OneShot<IncomingMessage>]>([:])
+    private let pendingReplies = Mutex<PendingReplies>(PendingReplies())
     private let declaredExchanges = Mutex<Set<String>>([])
     private let publishedCounters = Mutex<[String: Counter]>([:])
     private let replyReader = Mutex<Task<Void, Never>?>(nil)
+    /// Fails the calls a connection failure orphaned (see `failOrphanedCalls`).
+    private let recoveryWatcher = Mutex<Task<Void, Never>?>(nil)
+
+    /// Calls waiting for replies, by correlation id, and which of them have sent their request.
+    private struct PendingReplies {
+        var slots: [String: OneShot<IncomingMessage>] = [:]
+        var sent: Set<String> = []
+
+        mutating func remove(_ correlation: String) -> OneShot<IncomingMessage>? {
+            sent.remove(correlation)
+            return slots.removeValue(forKey: correlation)
+        }
+    }
 
     private init(
         connection: AMQPConnection, channel: AMQPChannel, serviceName: String, format: any WireFormat,
@@ -60,7 +73,38 @@ public final class MessageBus: Sendable {
             connection: connection, channel: channel, serviceName: serviceName, format: format,
             defaultTimeout: defaultTimeout, logger: logger ?? Logger(label: "\(serviceName).bus"), metrics: metrics)
         try await bus.prepare(channel)
+        bus.watchForRecovery()
         return bus
+    }
+
+    /// A request's reply-to (direct reply-to) names the channel it was sent on, so replies to
+    /// requests sent before a connection failure can never arrive on the recovered connection.
+    /// Their calls fail as soon as the failure is seen, instead of at their timeout.
+    private func watchForRecovery() {
+        let events = connection.events()
+        let task = Task { [weak self] in
+            for await event in events {
+                guard case .recovering(let cause) = event else { continue }
+                self?.failOrphanedCalls(cause)
+            }
+        }
+        recoveryWatcher.withLock { $0 = task }
+    }
+
+    private func failOrphanedCalls(_ cause: AMQPError) {
+        let slots = pendingReplies.withLock { pending in
+            defer { pending.sent.removeAll() }
+            return pending.sent.compactMap { pending.slots.removeValue(forKey: $0) }
+        }
+        guard !slots.isEmpty else { return }
+        logger.warning(
+            "the connection failed with RPC calls waiting; their replies are lost",
+            metadata: ["calls": "\(slots.count)"])
+        let error = MessagingError(
+            .replyLost,
+            "the connection failed after the request was sent, so its reply cannot arrive; the request may still have been handled (\(cause.message))",
+            underlying: cause)
+        for slot in slots { slot.fulfil(.failure(error)) }
     }
 
     /// Confirm mode, the return handler and the direct reply-to consumer, on a new channel.
@@ -100,6 +144,7 @@ public final class MessageBus: Sendable {
     /// Stops reading replies (pending calls fail) and closes the bus's channel.
     public func close() async {
         replyReader.withLock { $0 }?.cancel()
+        recoveryWatcher.withLock { $0 }?.cancel()
         failPendingReplies(MessagingError(.notRunning, "the message bus was closed"))
         try? await channel.close()
     }
@@ -191,7 +236,7 @@ public final class MessageBus: Sendable {
         }
         // A returned RPC request means no server is there: fail the call now, not at its timeout.
         if let correlation = message.properties.correlationID,
-            let waiter = pendingReplies.withLock({ $0.removeValue(forKey: correlation) })
+            let waiter = pendingReplies.withLock({ $0.remove(correlation) })
         {
             waiter.fulfil(
                 .failure(
@@ -227,8 +272,8 @@ public final class MessageBus: Sendable {
         message.properties.replyTo = "amq.rabbitmq.reply-to"
         message.properties.expiration = String(max(1, timeout.components.seconds * 1000))
         let slot = OneShot<IncomingMessage>()
-        pendingReplies.withLock { $0[correlation] = slot }
-        defer { pendingReplies.withLock { _ = $0.removeValue(forKey: correlation) } }
+        pendingReplies.withLock { $0.slots[correlation] = slot }
+        defer { pendingReplies.withLock { _ = $0.remove(correlation) } }
         let timer = Task {
             try? await Task.sleep(for: timeout)
             slot.fulfil(
@@ -240,6 +285,8 @@ public final class MessageBus: Sendable {
         try await publishConfirmed(
             message, exchange: "", routingKey: Topology.rpcQueue(service: R.destination), mandatory: true,
             messageType: R.messageType)
+        // Confirmed: from now on a connection failure voids the reply-to address it carries.
+        pendingReplies.withLock { if $0.slots[correlation] != nil { $0.sent.insert(correlation) } }
         let reply = try await withTaskCancellationHandler {
             try await slot.value()
         } onCancel: {
@@ -255,7 +302,7 @@ public final class MessageBus: Sendable {
                     body: delivery.body, properties: delivery.properties, exchange: delivery.exchange,
                     routingKey: delivery.routingKey)
                 guard let correlation = delivery.properties.correlationID,
-                    let slot = pendingReplies.withLock({ $0.removeValue(forKey: correlation) })
+                    let slot = pendingReplies.withLock({ $0.remove(correlation) })
                 else {
                     logger.debug(
                         "discarded a late or unknown reply",
@@ -273,8 +320,8 @@ public final class MessageBus: Sendable {
 
     private func failPendingReplies(_ error: MessagingError) {
         let slots = pendingReplies.withLock { pending in
-            defer { pending.removeAll() }
-            return Array(pending.values)
+            defer { pending = PendingReplies() }
+            return Array(pending.slots.values)
         }
         for slot in slots { slot.fulfil(.failure(error)) }
     }
