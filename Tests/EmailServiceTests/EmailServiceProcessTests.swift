@@ -143,10 +143,10 @@ import Testing
     @Test func healthAndMetricsAreServedWhenAPortIsGiven() async throws {
         let queue = Self.unique("http")
         let folder = Self.temporaryFolder("http")
-        let port = Int.random(in: 50_000...54_999)
+        // Below the kernel's ports for outgoing connections (32768-60999); 0 turns the server off.
         let service = try Self.startService(
-            queue: queue, folder: folder, instance: 0, extra: ["--http-port", String(port)])
-        try await service.waitForLine(containing: "serving /health and /metrics")
+            queue: queue, folder: folder, instance: 0, extra: ["--http-port", String(Int.random(in: 20_000...29_999))])
+        let port = try await service.waitForListeningPort("serving /health and /metrics")
         let connection = try await AMQPConnection.connect(url: Self.brokerURL)
         let bus = try await MessageBus.start(connection: connection, serviceName: "test")
         try await bus.send(SendEmail(subject: "Counted", body: "b", recipient: "ann@example.com"), queue: queue)

@@ -89,6 +89,23 @@ public final class ChildProcess: Sendable {
         }
     }
 
+    /// Waits for the log line containing `text` and returns the port of the `http://host:port/`
+    /// URL in it. Services started on port 0 say there where they listen: a port the test picked
+    /// at random could be taken (ports 32768-60999 are the kernel's for outgoing connections).
+    public func waitForListeningPort(_ text: String, timeout: Duration = .seconds(30)) async throws -> Int {
+        let line = try await waitForLine(containing: text, timeout: timeout)
+        guard let scheme = line.range(of: "http://") else {
+            Issue.record("no http:// URL in '\(line)'")
+            throw CocoaError(.fileReadUnknown)
+        }
+        let authority = line[scheme.upperBound...].prefix { $0 != "/" && $0 != " " }
+        guard let port = authority.split(separator: ":").last.flatMap({ Int($0) }) else {
+            Issue.record("no port in the URL of '\(line)'")
+            throw CocoaError(.fileReadUnknown)
+        }
+        return port
+    }
+
     public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
     /// Closes the process's stdin (the test SMTP servers exit on that).

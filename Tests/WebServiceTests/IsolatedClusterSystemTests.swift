@@ -26,7 +26,6 @@ import Testing
         let urls = try Self.variable("AMQP_CLUSTER_URLS")
         let folder = NSTemporaryDirectory() + "cluster-system-\(UUID().uuidString.prefix(8))"
         let queue = "test-cluster-emails-\(UUID().uuidString.prefix(8).lowercased())"
-        let port = Int.random(in: 40_000...44_999)
         let environment = ["AMQP_URL": urls]
         let emails = try (0..<2).map { n in
             try ChildProcess(
@@ -39,13 +38,14 @@ import Testing
         let web = try ChildProcess(
             try ChildProcess.product("web-service"),
             [
-                "--port", String(port), "--outbox", "\(folder)/outbox.log", "--email-queue", queue, "--queue-type",
+                "--port", "0", "--outbox", "\(folder)/outbox.log", "--email-queue", queue, "--queue-type",
                 "quorum",
             ],
             environment: environment)
         defer {
             for process in emails + [web] { process.signal(SIGKILL) }
         }
+        let port = try await web.waitForListeningPort("listening")
         try await WebServiceOutageTests.waitUntil("the web service to be ready") {
             try await WebServiceOutageTests.get(port, "/health/ready") == 200
         }

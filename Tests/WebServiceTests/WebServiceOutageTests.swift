@@ -27,8 +27,6 @@ import Testing
         return Int(curl.lines.last ?? "") ?? 0
     }
 
-    static func freePort() -> Int { Int.random(in: 20_000...29_999) }
-
     static func waitUntil(_ what: String, timeout: Duration = .seconds(60), _ check: () async throws -> Bool)
         async throws
     {
@@ -55,12 +53,11 @@ import Testing
     @Test func emailsAcceptedWhileTheBrokerIsDownArriveOnceAfterARestart() async throws {
         let broker = try await PrivateBroker.start("web-outage")
         let folder = NSTemporaryDirectory() + "outage-\(UUID().uuidString.prefix(8))"
-        let port = Self.freePort()
         let environment = ["AMQP_URL": broker.url]
         func startWeb() throws -> ChildProcess {
             try ChildProcess(
                 try ChildProcess.product("web-service"),
-                ["--port", String(port), "--outbox", "\(folder)/outbox.log"], environment: environment)
+                ["--port", "0", "--outbox", "\(folder)/outbox.log"], environment: environment)
         }
         let email = try ChildProcess(
             try ChildProcess.product("email-service"),
@@ -68,6 +65,7 @@ import Testing
             environment: environment)
         var web = try startWeb()
         do {
+            let port = try await web.waitForListeningPort("listening")
             try await Self.waitUntil("web-service ready") { try await Self.get(port, "/health/ready") == 200 }
             try await broker.ctl("stop_app")
             try await Self.waitUntil("readiness to drop") { try await Self.get(port, "/health/ready") == 503 }

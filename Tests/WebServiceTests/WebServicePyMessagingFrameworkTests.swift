@@ -25,13 +25,11 @@ import Testing
         try await consumer.waitForLine(containing: "ready")
 
         let folder = NSTemporaryDirectory() + "web-pmf-\(UUID().uuidString.prefix(8))"
-        let port = Int.random(in: 45_000...49_999)
         let web = try ChildProcess(
             try ChildProcess.product("web-service"),
-            [
-                "--port", String(port), "--outbox", "\(folder)/outbox.log", "--wire-format", "pymessagingframework",
-            ],
+            ["--port", "0", "--outbox", "\(folder)/outbox.log", "--wire-format", "pymessagingframework"],
             environment: ["AMQP_URL": broker, "EMAILME_EMAILSERVICE_QUEUE": queue])
+        let port = try await web.waitForListeningPort("listening")
         try await WebServiceOutageTests.waitUntil("web-service ready") {
             try await WebServiceOutageTests.get(port, "/health/ready") == 200
         }
