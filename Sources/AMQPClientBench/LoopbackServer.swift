@@ -20,6 +20,7 @@ final class LoopbackServer: @unchecked Sendable {
     private let deliveries: Int
     /// The body of every delivery, made once.
     private let body: [UInt8]
+    private let properties: BasicProperties
     private let done = DispatchSemaphore(value: 0)
     private var serverCPU = 0.0
     private var failure: String?
@@ -27,11 +28,12 @@ final class LoopbackServer: @unchecked Sendable {
     /// Publishes received with their body complete, for the publish phase.
     private(set) var publishesReceived = 0
 
-    init(deliveries: Int, bodySize: Int) throws {
+    init(deliveries: Int, bodySize: Int, properties: BasicProperties = BasicProperties()) throws {
         listener = try Socket.listen(host: "127.0.0.1", port: 0)
         port = listener.localPort ?? 0
         self.deliveries = deliveries
         self.body = [UInt8](repeating: 0x61, count: bodySize)
+        self.properties = properties
     }
 
     func start() {
@@ -160,7 +162,7 @@ final class LoopbackServer: @unchecked Sendable {
                 .deliver(.init(consumerTag: consumerTag, deliveryTag: sent, exchange: "", routingKey: "loopback")))
             // Encoding a method the codec itself wrote cannot fail.
             try? AMQPFrameEncoder.encodeContent(
-                deliver, channel: 1, properties: BasicProperties(), body: body, frameMax: 131_072, into: &outbound)
+                deliver, channel: 1, properties: properties, body: body, frameMax: 131_072, into: &outbound)
         }
     }
 

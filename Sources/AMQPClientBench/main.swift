@@ -1,6 +1,7 @@
 // amqp-client-bench: what AMQPWire itself costs per message, with no broker.
 //
 //   amqp-client-bench [--messages N] [--size BYTES] [--rounds R] [--phase consume|publish|confirmed-publish]
+//                     [--properties]
 //
 // A scripted server in this process (LoopbackServer) stands in for RabbitMQ on a loopback port.
 // For each phase the client does what amqp-bench's phases do (consume with prefetch 1000 and a
@@ -8,6 +9,8 @@
 // message is the process's CPU time less the server thread's. Unlike ../shared/bench/compare,
 // whose rates depend mostly on the broker, these figures move only when the client changes:
 // the tool to judge a client optimisation with. Prints the median of R rounds per phase.
+// Messages carry no properties, as in compare's phases; with --properties every message (both
+// ways) carries six typical ones (`Options.sampleProperties`).
 import AMQPWire
 import BenchSupport
 import Foundation
@@ -17,6 +20,14 @@ struct Options {
     var size = 100
     var rounds = 5
     var phases = Phase.allCases
+    var properties = BasicProperties()
+
+    /// What --properties puts on every message: a content type, persistence, a message id, a
+    /// timestamp, an app id and one header.
+    static let sampleProperties = BasicProperties(
+        contentType: "application/json", headers: ["trace-id": .string("4bf92f3577b34da6")], deliveryMode: 2,
+        messageID: "order-000123", timestamp: AMQPTimestamp(secondsSince1970: 1_800_000_000),
+        appID: "amqp-client-bench")
 
     static func parse(_ arguments: [String]) -> Result<Options, BenchFailure> {
         var options = Options()
@@ -27,6 +38,10 @@ struct Options {
                     return .failure(BenchFailure(description: "--phase takes consume, publish or confirmed-publish"))
                 }
                 options.phases = [phase]
+                continue
+            }
+            if flag == "--properties" {
+                options.properties = sampleProperties
                 continue
             }
             guard let text = rest.popFirst(), let value = Int(text), value >= (flag == "--size" ? 0 : 1) else {
@@ -56,7 +71,8 @@ struct Measurement {
 
 /// One phase against a fresh loopback server.
 func measure(_ phase: Phase, _ options: Options) async throws -> Measurement {
-    let server = try LoopbackServer(deliveries: options.messages, bodySize: options.size)
+    let server = try LoopbackServer(
+        deliveries: options.messages, bodySize: options.size, properties: options.properties)
     server.start()
     let n = options.messages
     let cpu0 = CPUTime.process()
@@ -76,11 +92,13 @@ func measure(_ phase: Phase, _ options: Options) async throws -> Measurement {
         }
         try await consumer.cancel()
     case .publish:
-        for _ in 0..<n { try await channel.publish(body, routingKey: "loopback") }
+        for _ in 0..<n { try await channel.publish(body, routingKey: "loopback", properties: options.properties) }
     case .confirmedPublish:
         try await channel.enablePublisherConfirms(window: 1000)
         var last: PublishConfirmation?
-        for _ in 0..<n { last = try await channel.publish(body, routingKey: "loopback") }
+        for _ in 0..<n {
+            last = try await channel.publish(body, routingKey: "loopback", properties: options.properties)
+        }
         try await last?.wait()
     }
     try await connection.close()
@@ -101,7 +119,10 @@ func median(_ values: [Double]) -> Double {
 
 do {
     let options = try Options.parse(Array(CommandLine.arguments.dropFirst())).get()
-    print("amqp-client-bench: \(options.messages) messages of \(options.size) B, median of \(options.rounds) rounds")
+    let described = options.properties == BasicProperties() ? "" : ", with properties"
+    print(
+        "amqp-client-bench: \(options.messages) messages of \(options.size) B\(described), median of \(options.rounds) rounds"
+    )
     for phase in options.phases {
         var results: [Measurement] = []
         for _ in 0..<options.rounds { results.append(try await measure(phase, options)) }

@@ -7,21 +7,175 @@
 ///
 /// Each is optional; on the wire a 16-bit flag word says which are present (the first property
 /// is bit 15), and only those follow. `clusterID` is the spec's deprecated `reserved` property.
+///
+/// A value type whose fields live behind one reference, copied on write: a message's
+/// properties travel through several layers by copy (frame, assembled message,
+/// delivery), and one reference copies faster than 14 fields. Properties with
+/// none set (common on the hot path) hold no reference at all.
 public struct BasicProperties: Sendable, Hashable {
-    public var contentType: String?
-    public var contentEncoding: String?
-    public var headers: FieldTable?
-    public var deliveryMode: UInt8?
-    public var priority: UInt8?
-    public var correlationID: String?
-    public var replyTo: String?
-    public var expiration: String?
-    public var messageID: String?
-    public var timestamp: AMQPTimestamp?
-    public var type: String?
-    public var userID: String?
-    public var appID: String?
-    public var clusterID: String?
+    /// The fields. Mutated only while uniquely referenced (see `unique()`).
+    private final class Storage: @unchecked Sendable {
+        var contentType: String?
+        var contentEncoding: String?
+        var headers: FieldTable?
+        var deliveryMode: UInt8?
+        var priority: UInt8?
+        var correlationID: String?
+        var replyTo: String?
+        var expiration: String?
+        var messageID: String?
+        var timestamp: AMQPTimestamp?
+        var type: String?
+        var userID: String?
+        var appID: String?
+        var clusterID: String?
+
+        init() {}
+
+        func copy() -> Storage {
+            let copy = Storage()
+            copy.contentType = contentType
+            copy.contentEncoding = contentEncoding
+            copy.headers = headers
+            copy.deliveryMode = deliveryMode
+            copy.priority = priority
+            copy.correlationID = correlationID
+            copy.replyTo = replyTo
+            copy.expiration = expiration
+            copy.messageID = messageID
+            copy.timestamp = timestamp
+            copy.type = type
+            copy.userID = userID
+            copy.appID = appID
+            copy.clusterID = clusterID
+            return copy
+        }
+    }
+
+    /// nil while no property is set.
+    private var storage: Storage?
+
+    /// The storage, created or copied first unless this value is its only owner.
+    private mutating func unique() -> Storage {
+        if storage == nil {
+            storage = Storage()
+        } else if !isKnownUniquelyReferenced(&storage) {
+            storage = storage?.copy()
+        }
+        return storage.unsafelyUnwrapped
+    }
+
+    public var contentType: String? {
+        get { storage?.contentType }
+        set {
+            if newValue == nil && storage == nil { return }
+            unique().contentType = newValue
+        }
+    }
+
+    public var contentEncoding: String? {
+        get { storage?.contentEncoding }
+        set {
+            if newValue == nil && storage == nil { return }
+            unique().contentEncoding = newValue
+        }
+    }
+
+    public var headers: FieldTable? {
+        get { storage?.headers }
+        set {
+            if newValue == nil && storage == nil { return }
+            unique().headers = newValue
+        }
+    }
+
+    public var deliveryMode: UInt8? {
+        get { storage?.deliveryMode }
+        set {
+            if newValue == nil && storage == nil { return }
+            unique().deliveryMode = newValue
+        }
+    }
+
+    public var priority: UInt8? {
+        get { storage?.priority }
+        set {
+            if newValue == nil && storage == nil { return }
+            unique().priority = newValue
+        }
+    }
+
+    public var correlationID: String? {
+        get { storage?.correlationID }
+        set {
+            if newValue == nil && storage == nil { return }
+            unique().correlationID = newValue
+        }
+    }
+
+    public var replyTo: String? {
+        get { storage?.replyTo }
+        set {
+            if newValue == nil && storage == nil { return }
+            unique().replyTo = newValue
+        }
+    }
+
+    public var expiration: String? {
+        get { storage?.expiration }
+        set {
+            if newValue == nil && storage == nil { return }
+            unique().expiration = newValue
+        }
+    }
+
+    public var messageID: String? {
+        get { storage?.messageID }
+        set {
+            if newValue == nil && storage == nil { return }
+            unique().messageID = newValue
+        }
+    }
+
+    public var timestamp: AMQPTimestamp? {
+        get { storage?.timestamp }
+        set {
+            if newValue == nil && storage == nil { return }
+            unique().timestamp = newValue
+        }
+    }
+
+    public var type: String? {
+        get { storage?.type }
+        set {
+            if newValue == nil && storage == nil { return }
+            unique().type = newValue
+        }
+    }
+
+    public var userID: String? {
+        get { storage?.userID }
+        set {
+            if newValue == nil && storage == nil { return }
+            unique().userID = newValue
+        }
+    }
+
+    public var appID: String? {
+        get { storage?.appID }
+        set {
+            if newValue == nil && storage == nil { return }
+            unique().appID = newValue
+        }
+    }
+
+    public var clusterID: String? {
+        get { storage?.clusterID }
+        set {
+            if newValue == nil && storage == nil { return }
+            unique().clusterID = newValue
+        }
+    }
 
     public init(
         contentType: String? = nil,
@@ -55,43 +209,80 @@ public struct BasicProperties: Sendable, Hashable {
         self.clusterID = clusterID
     }
 
+    public static func == (lhs: BasicProperties, rhs: BasicProperties) -> Bool {
+        if lhs.storage === rhs.storage { return true }
+        return lhs.contentType == rhs.contentType
+            && lhs.contentEncoding == rhs.contentEncoding
+            && lhs.headers == rhs.headers
+            && lhs.deliveryMode == rhs.deliveryMode
+            && lhs.priority == rhs.priority
+            && lhs.correlationID == rhs.correlationID
+            && lhs.replyTo == rhs.replyTo
+            && lhs.expiration == rhs.expiration
+            && lhs.messageID == rhs.messageID
+            && lhs.timestamp == rhs.timestamp
+            && lhs.type == rhs.type
+            && lhs.userID == rhs.userID
+            && lhs.appID == rhs.appID
+            && lhs.clusterID == rhs.clusterID
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(contentType)
+        hasher.combine(contentEncoding)
+        hasher.combine(headers)
+        hasher.combine(deliveryMode)
+        hasher.combine(priority)
+        hasher.combine(correlationID)
+        hasher.combine(replyTo)
+        hasher.combine(expiration)
+        hasher.combine(messageID)
+        hasher.combine(timestamp)
+        hasher.combine(type)
+        hasher.combine(userID)
+        hasher.combine(appID)
+        hasher.combine(clusterID)
+    }
+
     /// The presence flags for the properties that are set.
     public var flags: UInt16 {
+        guard let storage else { return 0 }
         var flags: UInt16 = 0
-        if contentType != nil { flags |= 32768 }
-        if contentEncoding != nil { flags |= 16384 }
-        if headers != nil { flags |= 8192 }
-        if deliveryMode != nil { flags |= 4096 }
-        if priority != nil { flags |= 2048 }
-        if correlationID != nil { flags |= 1024 }
-        if replyTo != nil { flags |= 512 }
-        if expiration != nil { flags |= 256 }
-        if messageID != nil { flags |= 128 }
-        if timestamp != nil { flags |= 64 }
-        if type != nil { flags |= 32 }
-        if userID != nil { flags |= 16 }
-        if appID != nil { flags |= 8 }
-        if clusterID != nil { flags |= 4 }
+        if storage.contentType != nil { flags |= 32768 }
+        if storage.contentEncoding != nil { flags |= 16384 }
+        if storage.headers != nil { flags |= 8192 }
+        if storage.deliveryMode != nil { flags |= 4096 }
+        if storage.priority != nil { flags |= 2048 }
+        if storage.correlationID != nil { flags |= 1024 }
+        if storage.replyTo != nil { flags |= 512 }
+        if storage.expiration != nil { flags |= 256 }
+        if storage.messageID != nil { flags |= 128 }
+        if storage.timestamp != nil { flags |= 64 }
+        if storage.type != nil { flags |= 32 }
+        if storage.userID != nil { flags |= 16 }
+        if storage.appID != nil { flags |= 8 }
+        if storage.clusterID != nil { flags |= 4 }
         return flags
     }
 
     /// Writes the flag word and the present properties.
     public func encode(into buffer: inout WireBuffer) throws(AMQPCodecError) {
         buffer.writeInteger(flags)
-        if let v = contentType { try buffer.writeShortString(v, field: "basic property content-type") }
-        if let v = contentEncoding { try buffer.writeShortString(v, field: "basic property content-encoding") }
-        if let v = headers { try buffer.writeFieldTable(v) }
-        if let v = deliveryMode { buffer.writeInteger(v) }
-        if let v = priority { buffer.writeInteger(v) }
-        if let v = correlationID { try buffer.writeShortString(v, field: "basic property correlation-id") }
-        if let v = replyTo { try buffer.writeShortString(v, field: "basic property reply-to") }
-        if let v = expiration { try buffer.writeShortString(v, field: "basic property expiration") }
-        if let v = messageID { try buffer.writeShortString(v, field: "basic property message-id") }
-        if let v = timestamp { buffer.writeInteger(v.secondsSince1970) }
-        if let v = type { try buffer.writeShortString(v, field: "basic property type") }
-        if let v = userID { try buffer.writeShortString(v, field: "basic property user-id") }
-        if let v = appID { try buffer.writeShortString(v, field: "basic property app-id") }
-        if let v = clusterID { try buffer.writeShortString(v, field: "basic property reserved") }
+        guard let storage else { return }
+        if let v = storage.contentType { try buffer.writeShortString(v, field: "basic property content-type") }
+        if let v = storage.contentEncoding { try buffer.writeShortString(v, field: "basic property content-encoding") }
+        if let v = storage.headers { try buffer.writeFieldTable(v) }
+        if let v = storage.deliveryMode { buffer.writeInteger(v) }
+        if let v = storage.priority { buffer.writeInteger(v) }
+        if let v = storage.correlationID { try buffer.writeShortString(v, field: "basic property correlation-id") }
+        if let v = storage.replyTo { try buffer.writeShortString(v, field: "basic property reply-to") }
+        if let v = storage.expiration { try buffer.writeShortString(v, field: "basic property expiration") }
+        if let v = storage.messageID { try buffer.writeShortString(v, field: "basic property message-id") }
+        if let v = storage.timestamp { buffer.writeInteger(v.secondsSince1970) }
+        if let v = storage.type { try buffer.writeShortString(v, field: "basic property type") }
+        if let v = storage.userID { try buffer.writeShortString(v, field: "basic property user-id") }
+        if let v = storage.appID { try buffer.writeShortString(v, field: "basic property app-id") }
+        if let v = storage.clusterID { try buffer.writeShortString(v, field: "basic property reserved") }
     }
 
     /// Reads the flag word and the properties it announces. Flags this class does not define
@@ -101,20 +292,22 @@ public struct BasicProperties: Sendable, Hashable {
         guard flags & ~65532 == 0 else {
             throw AMQPCodecError(.invalidValue, "basic property flags 0x\(String(flags, radix: 16)) name properties that do not exist")
         }
-        self.init()
-        if flags & 32768 != 0 { contentType = try reader.readShortString("basic property content-type") }
-        if flags & 16384 != 0 { contentEncoding = try reader.readShortString("basic property content-encoding") }
-        if flags & 8192 != 0 { headers = try reader.readFieldTable("basic property headers") }
-        if flags & 4096 != 0 { deliveryMode = try reader.readInteger("basic property delivery-mode") as UInt8 }
-        if flags & 2048 != 0 { priority = try reader.readInteger("basic property priority") as UInt8 }
-        if flags & 1024 != 0 { correlationID = try reader.readShortString("basic property correlation-id") }
-        if flags & 512 != 0 { replyTo = try reader.readShortString("basic property reply-to") }
-        if flags & 256 != 0 { expiration = try reader.readShortString("basic property expiration") }
-        if flags & 128 != 0 { messageID = try reader.readShortString("basic property message-id") }
-        if flags & 64 != 0 { timestamp = AMQPTimestamp(secondsSince1970: try reader.readInteger("basic property timestamp")) }
-        if flags & 32 != 0 { type = try reader.readShortString("basic property type") }
-        if flags & 16 != 0 { userID = try reader.readShortString("basic property user-id") }
-        if flags & 8 != 0 { appID = try reader.readShortString("basic property app-id") }
-        if flags & 4 != 0 { clusterID = try reader.readShortString("basic property reserved") }
+        guard flags != 0 else { return }
+        let storage = Storage()
+        if flags & 32768 != 0 { storage.contentType = try reader.readShortString("basic property content-type") }
+        if flags & 16384 != 0 { storage.contentEncoding = try reader.readShortString("basic property content-encoding") }
+        if flags & 8192 != 0 { storage.headers = try reader.readFieldTable("basic property headers") }
+        if flags & 4096 != 0 { storage.deliveryMode = try reader.readInteger("basic property delivery-mode") as UInt8 }
+        if flags & 2048 != 0 { storage.priority = try reader.readInteger("basic property priority") as UInt8 }
+        if flags & 1024 != 0 { storage.correlationID = try reader.readShortString("basic property correlation-id") }
+        if flags & 512 != 0 { storage.replyTo = try reader.readShortString("basic property reply-to") }
+        if flags & 256 != 0 { storage.expiration = try reader.readShortString("basic property expiration") }
+        if flags & 128 != 0 { storage.messageID = try reader.readShortString("basic property message-id") }
+        if flags & 64 != 0 { storage.timestamp = AMQPTimestamp(secondsSince1970: try reader.readInteger("basic property timestamp")) }
+        if flags & 32 != 0 { storage.type = try reader.readShortString("basic property type") }
+        if flags & 16 != 0 { storage.userID = try reader.readShortString("basic property user-id") }
+        if flags & 8 != 0 { storage.appID = try reader.readShortString("basic property app-id") }
+        if flags & 4 != 0 { storage.clusterID = try reader.readShortString("basic property reserved") }
+        self.storage = storage
     }
 }
