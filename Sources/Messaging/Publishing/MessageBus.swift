@@ -77,9 +77,13 @@ public final class MessageBus: Sendable {
         return bus
     }
 
+    deinit { recoveryWatcher.withLock { $0 }?.cancel() }
+
     /// A request's reply-to (direct reply-to) names the channel it was sent on, so replies to
     /// requests sent before a connection failure can never arrive on the recovered connection.
-    /// Their calls fail as soon as the failure is seen, instead of at their timeout.
+    /// Their calls fail as soon as the failure is seen, instead of at their timeout. (Only calls
+    /// whose request was confirmed count: one still waiting to publish goes out on the new
+    /// connection, and one unconfirmed fails with the publish's confirmOutcomeUnknown.)
     private func watchForRecovery() {
         let events = connection.events()
         let task = Task { [weak self] in
