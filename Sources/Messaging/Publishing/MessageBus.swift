@@ -262,8 +262,10 @@ public final class MessageBus: Sendable {
     ///
     /// Throws `.unroutable` at once when no server of `R.destination` is running, `.timeout`
     /// when no reply comes within `timeout` (default ``defaultTimeout``; the request also expires
-    /// in the queue then), and `.remote` carrying the remote error's type and message when the
-    /// handler failed. A reply that arrives after the timeout is discarded.
+    /// in the queue then), `.remote` carrying the remote error's type and message when the
+    /// handler failed, and `.replyLost` as soon as the connection fails after the request went
+    /// out (its reply cannot arrive; the request may still have been handled). A reply that
+    /// arrives after the timeout is discarded.
     public func call<R: RemoteProcedure>(
         _ request: R, timeout: Duration? = nil, metadata: MessageMetadata? = nil
     ) async throws -> R.Reply {
