@@ -241,7 +241,9 @@ final class IOLoop: @unchecked Sendable {
     /// dropped socket first must not hide that reason behind EPIPE. Bounded by what the kernel
     /// holds for the socket (at most 64 turns of `readsPerTurn` chunks).
     private func failAfterReadingWhatIsLeft(_ error: AMQPError) {
-        for _ in 0..<64 where read() {}
+        for _ in 0..<64 {
+            guard read() else { break }
+        }
         transportFailed(error)
     }
 
