@@ -63,6 +63,42 @@ import Testing
         }
     }
 
+    /// Count headers come from the network. x-attempts at Int64.max made `attempts += 1` overflow
+    /// (a crash of the whole consuming process); a negative x-delayed-attempts indexed the retry
+    /// delays with it. Now they are clamped: the message is retried and parked as usual.
+    @Test func impossibleCountHeadersAreClampedNotFatal() async throws {
+        let name = TestBroker.unique("counts")
+        try await TestRouting.$service.withValue(name) {
+            let connection = try await TestBroker.connect()
+            let attempts = Inbox<Int>()
+            let service = try await MessagingService.start(
+                connection: connection, configuration: .init(name: name, retry: Self.fastRetry),
+                logger: MemoryLog().logger)
+            service.handle(Ping.self) { _, context in
+                attempts.add(context.attempt)
+                throw Boom()
+            }
+            let running = launch(service)
+            try await waitForConsumer(on: name, connection: connection)
+            let channel = try await connection.openChannel()
+            try await channel.publish(
+                #"{"text":"odd","number":1}"#, routingKey: name,
+                properties: BasicProperties(
+                    contentType: "application/json",
+                    headers: [FailureHeaders.attempts: .int64(.max), FailureHeaders.delayedAttempts: .int64(-5)],
+                    messageID: "m1", type: Ping.messageType))
+
+            let failed = try await Self.take(from: Topology.errorQueue(for: name), connection: connection)
+            #expect(attempts.values.count == 6, "\(attempts.values)")
+            #expect(failed.properties.headers?[FailureHeaders.delayedAttempts]?.intValue == 2)
+            // Capped when read, in each of the three rounds; the last round's two attempts added.
+            #expect(failed.properties.headers?[FailureHeaders.attempts]?.intValue == (1 << 30) + 2)
+            running.cancel()
+            try await running.value
+            try await connection.close()
+        }
+    }
+
     @Test func aDelayedRetrySucceedsAndIsMarkedAsARedelivery() async throws {
         let name = TestBroker.unique("retry")
         try await TestRouting.$service.withValue(name) {

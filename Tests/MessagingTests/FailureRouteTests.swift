@@ -74,11 +74,21 @@ import Testing
         #expect(Self.route(errorQueue: nil)?.outcome == .delayed)
     }
 
-    /// The header comes from the network: a negative count once indexed the delays with it (a crash).
-    @Test(arguments: [Int64(-1), Int64.min, Int64.max])
-    func anImpossibleDelayedAttemptsHeaderParksTheMessage(count: Int64) throws {
+    /// The header comes from the network: a negative count once indexed the delays with it (a
+    /// crash). Negative counts as none so far; a huge one means the delays are used up.
+    @Test(arguments: [(Int64(-1), "orders.delay.1000"), (Int64.min, "orders.delay.1000"), (Int64.max, "orders.error")])
+    func anImpossibleDelayedAttemptsHeaderIsReadAsACount(count: Int64, target: String) throws {
         let route = try #require(Self.route(headers: [FailureHeaders.delayedAttempts: .int64(count)]))
-        #expect(route.outcome == .failed && route.target == "orders.error")
+        #expect(route.target == target)
+    }
+
+    @Test func countHeadersAreClampedAndNeverOverflow() {
+        #expect(FailureHeaders.count(nil) == 0)
+        #expect(FailureHeaders.count(.string("3")) == 0)
+        #expect(FailureHeaders.count(.int8(-3)) == 0)
+        #expect(FailureHeaders.count(.uint32(7)) == 7)
+        #expect(FailureHeaders.count(.int64(.max)) == FailureHeaders.maximumCount)
+        #expect(FailureHeaders.count(.int64(.max)) + 1 > FailureHeaders.maximumCount)
     }
 
     @Test func longErrorMessagesAreCut() throws {

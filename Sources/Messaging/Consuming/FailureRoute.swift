@@ -35,7 +35,7 @@ struct FailureRoute: Equatable, Sendable {
     ) {
         var properties = properties
         var headers = properties.headers ?? [:]
-        let delayedAttempts = headers[FailureHeaders.delayedAttempts]?.intValue ?? 0
+        let delayedAttempts = FailureHeaders.count(headers[FailureHeaders.delayedAttempts])
         let timestamp = Self.timestamp(now)
         headers[FailureHeaders.attempts] = .int64(Int64(attempts))
         headers[FailureHeaders.errorType] = .string(errorType)
@@ -46,7 +46,7 @@ struct FailureRoute: Equatable, Sendable {
             headers[FailureHeaders.originalExchange] = .string(exchange)
             headers[FailureHeaders.originalRoutingKey] = .string(routingKey)
         }
-        if !permanent && delayedAttempts >= 0 && delayedAttempts < delays.count {
+        if !permanent && delayedAttempts < delays.count {
             let delay = delays[delayedAttempts]
             headers[FailureHeaders.delayedAttempts] = .int64(Int64(delayedAttempts + 1))
             properties.expiration = String(delay)

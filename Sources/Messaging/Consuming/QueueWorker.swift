@@ -126,8 +126,8 @@ final class QueueWorker: Sendable {
             body: delivery.body, properties: delivery.properties, exchange: delivery.exchange,
             routingKey: delivery.routingKey)
         let headers = delivery.properties.headers ?? [:]
-        let previousAttempts = headers[FailureHeaders.attempts]?.intValue ?? 0
-        let delayedAttempts = headers[FailureHeaders.delayedAttempts]?.intValue ?? 0
+        let previousAttempts = FailureHeaders.count(headers[FailureHeaders.attempts])
+        let delayedAttempts = FailureHeaders.count(headers[FailureHeaders.delayedAttempts])
         var log = logger
         log[metadata: "queue"] = registration.queue
         log[metadata: "message-id"] = delivery.properties.messageID ?? "(none)"

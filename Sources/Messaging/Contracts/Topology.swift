@@ -50,4 +50,14 @@ public enum FailureHeaders {
     /// When the first attempt failed and when the message gave up (ISO 8601).
     public static let firstFailedAt = "x-first-failed-at"
     public static let failedAt = "x-failed-at"
+
+    /// The most a count header is taken to say (far above any real number of attempts).
+    static let maximumCount = 1 << 30
+
+    /// A count header as received: the headers come from the network, so an absent, negative or
+    /// non-integer value counts as 0 and a huge one is capped, and counting on from it can
+    /// neither overflow nor index out of range.
+    static func count(_ value: FieldValue?) -> Int {
+        min(max(value?.intValue ?? 0, 0), maximumCount)
+    }
 }

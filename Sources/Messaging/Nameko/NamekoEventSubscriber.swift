@@ -210,7 +210,7 @@ public final class NamekoEventSubscriber: Sendable {
     ) async {
         var log = logger
         log[metadata: "queue"] = subscription.queue
-        let previousAttempts = delivery.properties.headers?[FailureHeaders.attempts]?.intValue ?? 0
+        let previousAttempts = FailureHeaders.count(delivery.properties.headers?[FailureHeaders.attempts])
         let json: NamekoJSON
         do {
             try NamekoRPCMessages.checkJSON(delivery.properties.contentType)
