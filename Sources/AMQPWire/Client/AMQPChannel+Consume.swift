@@ -83,7 +83,8 @@ extension AMQPChannel {
         case .message(let message):
             guard case .getOk(let ok) = message.method else { return nil }
             return AMQPDelivery(
-                consumerTag: "", deliveryTag: ok.deliveryTag + handle.tagOffset, redelivered: ok.redelivered,
+                consumerTag: "", deliveryTag: DeliveryTags.application(ok.deliveryTag, offset: handle.tagOffset),
+                redelivered: ok.redelivered,
                 exchange: ok.exchange, routingKey: ok.routingKey, properties: message.properties, body: message.body,
                 messageCount: ok.messageCount, channel: noAck ? nil : handle)
         }

@@ -258,7 +258,8 @@ struct ShellState: Sendable {
             return
         }
         let delivery = AMQPDelivery(
-            consumerTag: d.consumerTag, deliveryTag: d.deliveryTag + channel.tagOffset, redelivered: d.redelivered,
+            consumerTag: d.consumerTag, deliveryTag: DeliveryTags.application(d.deliveryTag, offset: channel.tagOffset),
+            redelivered: d.redelivered,
             exchange: d.exchange, routingKey: d.routingKey, properties: message.properties, body: message.body,
             messageCount: nil,
             channel: consumer.noAck ? Optional<ChannelHandle>.none : channel.handle(core, id))
@@ -364,7 +365,7 @@ final class ChannelShell: @unchecked Sendable {
     /// the new connection; their delivery tags are void), consumers and returns stay.
     func suspend(_ error: AMQPError, effects: inout [Effect]) {
         for consumer in consumers.values where !consumer.noAck { effects.append(.dropAcknowledgeable(consumer.buffer)) }
-        record.advanceTagOffset(past: tagOffset + highestDeliveryTag)
+        record.advanceTagOffset(past: DeliveryTags.application(highestDeliveryTag, offset: tagOffset))
         failUnconfirmed(error, effects: &effects)
     }
 
