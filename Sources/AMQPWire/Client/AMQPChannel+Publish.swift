@@ -31,16 +31,17 @@ extension AMQPChannel {
                 var promise: ConfirmPromise?
                 var sequence: UInt64 = 0
                 // publishPermission found the channel, under this same lock.
-                if let channel = s.channels[id], channel.confirms != nil {
+                let channel = s.channels[id]
+                if channel?.confirms != nil {
                     let p = ConfirmPromise()
-                    sequence = channel.confirms!.register(p)
+                    sequence = channel?.confirms?.register(p) ?? 0
                     promise = p
                 }
                 do throws(AMQPCodecError) {
                     try AMQPFrameEncoder.encodeContent(
                         method, channel: id, properties: properties, body: body, frameMax: frameMax, into: &s.outbound)
                 } catch {
-                    if promise != nil { s.channels[id]!.confirms!.unregisterLast() }
+                    channel?.confirms?.unregisterLast()  // nothing to undo without confirms
                     return .failed(.invalidArgument(error))
                 }
                 return .sent(PublishConfirmation(sequenceNumber: sequence, promise: promise), wake: s.takeWakeup())

@@ -161,10 +161,10 @@ struct ShellState: Sendable {
                         replyCode: AMQPReplyCode(r.replyCode), replyText: r.replyText, exchange: r.exchange,
                         routingKey: r.routingKey, properties: message.properties, body: message.body)))
         case .confirm(let id, let tag, let multiple, let ack):
-            guard channels[id]?.confirms != nil else { return }
-            let threshold = channels[id]!.confirmWindow - max(1, channels[id]!.confirmWindow / 4)
-            let before = channels[id]!.confirms!.outstanding
-            _ = channels[id]!.confirms!.resolve(deliveryTag: tag, multiple: multiple) { sequence, promise in
+            // One lookup per confirm: the channel is a class, changed in place.
+            guard let channel = channels[id], let before = channel.confirms?.outstanding else { return }
+            let threshold = channel.confirmWindow - max(1, channel.confirmWindow / 4)
+            _ = channel.confirms?.resolve(deliveryTag: tag, multiple: multiple) { sequence, promise in
                 effects.append(
                     .confirm(
                         promise,
@@ -179,7 +179,7 @@ struct ShellState: Sendable {
             // A publisher waits only on a full window; wake it once a quarter of the window is free
             // (when the count crosses that mark), not for each confirm: fewer wake-ups, and it
             // publishes the freed slots in one go.
-            if before > threshold && channels[id]!.confirms!.outstanding <= threshold {
+            if before > threshold, let after = channel.confirms?.outstanding, after <= threshold {
                 wakePermissionWaiters(&effects)
             }
         case .consumerCancelled(let id, let tag):
@@ -370,7 +370,6 @@ final class ChannelShell: @unchecked Sendable {
     }
 
     private func failUnconfirmed(_ error: AMQPError?, effects: inout [Effect]) {
-        var confirms = self.confirms
         confirms?.drain { sequence, promise in
             let cause = error?.message ?? "the channel was closed"
             effects.append(
