@@ -19,22 +19,31 @@ import Testing
         throw Inbox<Int>.TimedOut()
     }
 
+    /// A service named `name` handling `Ping` with `handler` (quick retries unless `retry` says
+    /// otherwise), running and consuming its queue.
+    static func runPingService(
+        _ name: String, connection: AMQPConnection, retry: RetryPolicy = fastRetry,
+        _ handler: @escaping @Sendable (Ping, MessageContext) async throws -> Void
+    ) async throws -> Task<Void, any Error> {
+        let service = try await MessagingService.start(
+            connection: connection, configuration: .init(name: name, retry: retry), logger: MemoryLog().logger)
+        service.handle(Ping.self, handler: handler)
+        let running = launch(service)
+        try await waitForConsumer(on: name, connection: connection)
+        return running
+    }
+
     @Test func aHandlerThatAlwaysFailsEndsInTheErrorQueueWithWhy() async throws {
         let name = TestBroker.unique("fail")
         try await TestRouting.$service.withValue(name) {
             let connection = try await TestBroker.connect()
             let attempts = Inbox<Int>()
             let lastAttempts = Inbox<Int>()
-            let service = try await MessagingService.start(
-                connection: connection, configuration: .init(name: name, retry: Self.fastRetry),
-                logger: MemoryLog().logger)
-            service.handle(Ping.self) { _, context in
+            let running = try await Self.runPingService(name, connection: connection) { _, context in
                 attempts.add(context.attempt)
                 if context.isLastAttempt { lastAttempts.add(context.attempt) }
                 throw Boom()
             }
-            let running = launch(service)
-            try await waitForConsumer(on: name, connection: connection)
             let sender = try await MessageBus.start(connection: connection, serviceName: "sender")
             let metadata = MessageMetadata(messageType: Ping.messageType)
             try await sender.send(Ping(text: "doomed", number: 1), metadata: metadata)
@@ -71,15 +80,10 @@ import Testing
         try await TestRouting.$service.withValue(name) {
             let connection = try await TestBroker.connect()
             let attempts = Inbox<Int>()
-            let service = try await MessagingService.start(
-                connection: connection, configuration: .init(name: name, retry: Self.fastRetry),
-                logger: MemoryLog().logger)
-            service.handle(Ping.self) { _, context in
+            let running = try await Self.runPingService(name, connection: connection) { _, context in
                 attempts.add(context.attempt)
                 throw Boom()
             }
-            let running = launch(service)
-            try await waitForConsumer(on: name, connection: connection)
             let channel = try await connection.openChannel()
             try await channel.publish(
                 #"{"text":"odd","number":1}"#, routingKey: name,
@@ -104,16 +108,11 @@ import Testing
         try await TestRouting.$service.withValue(name) {
             let connection = try await TestBroker.connect()
             let seen = Inbox<MessageContext>()
-            let service = try await MessagingService.start(
-                connection: connection, configuration: .init(name: name, retry: Self.fastRetry),
-                logger: MemoryLog().logger)
-            service.handle(Ping.self) { _, context in
+            let running = try await Self.runPingService(name, connection: connection) { _, context in
                 seen.add(context)
                 // Fails both immediate attempts of the first round, succeeds after the delay.
                 if context.attempt <= 2 { throw Boom() }
             }
-            let running = launch(service)
-            try await waitForConsumer(on: name, connection: connection)
             let sender = try await MessageBus.start(connection: connection, serviceName: "sender")
             try await sender.send(Ping(text: "flaky", number: 1))
             let contexts = try await seen.wait(for: 3)
@@ -133,15 +132,10 @@ import Testing
         try await TestRouting.$service.withValue(name) {
             let connection = try await TestBroker.connect()
             let attempts = Inbox<Int>()
-            let service = try await MessagingService.start(
-                connection: connection, configuration: .init(name: name, retry: Self.fastRetry),
-                logger: MemoryLog().logger)
-            service.handle(Ping.self) { _, context in
+            let running = try await Self.runPingService(name, connection: connection) { _, context in
                 attempts.add(context.attempt)
                 throw Rejected("recipient is not an address")
             }
-            let running = launch(service)
-            try await waitForConsumer(on: name, connection: connection)
             let sender = try await MessageBus.start(connection: connection, serviceName: "sender")
             try await sender.send(Ping(text: "bad", number: 1))
             let failed = try await Self.take(from: Topology.errorQueue(for: name), connection: connection)
@@ -159,12 +153,7 @@ import Testing
         try await TestRouting.$service.withValue(name) {
             let connection = try await TestBroker.connect()
             let handled = Inbox<Ping>()
-            let service = try await MessagingService.start(
-                connection: connection, configuration: .init(name: name, retry: Self.fastRetry),
-                logger: MemoryLog().logger)
-            service.handle(Ping.self) { ping, _ in handled.add(ping) }
-            let running = launch(service)
-            try await waitForConsumer(on: name, connection: connection)
+            let running = try await Self.runPingService(name, connection: connection) { ping, _ in handled.add(ping) }
             let channel = try await connection.openChannel()
             try await channel.publish(
                 "{not json", routingKey: name,
@@ -198,14 +187,10 @@ import Testing
             let connection = try await TestBroker.connect()
             let fixed = SwitchFlag()
             let handled = Inbox<Int>()
-            let service = try await MessagingService.start(
-                connection: connection, configuration: .init(name: name, retry: .none), logger: MemoryLog().logger)
-            service.handle(Ping.self) { ping, _ in
+            let running = try await Self.runPingService(name, connection: connection, retry: .none) { ping, _ in
                 guard fixed.isOn else { throw Boom() }
                 handled.add(ping.number)
             }
-            let running = launch(service)
-            try await waitForConsumer(on: name, connection: connection)
             let sender = try await MessageBus.start(connection: connection, serviceName: "sender")
             for number in 0..<3 { try await sender.send(Ping(text: "later", number: number)) }
             let errorQueue = Topology.errorQueue(for: name)
