@@ -61,9 +61,14 @@ public struct WireBuffer: Sendable, Hashable {
         _readerIndex += count
     }
 
+    /// Makes room for at least `minimumCapacity` bytes. Growth is geometric (at least double the
+    /// current capacity), as for appends: `Array.reserveCapacity` allocates exactly what it is asked
+    /// for, so a caller reserving a little more before each write would reallocate and copy the
+    /// whole buffer every time.
     @inlinable
     public mutating func reserveCapacity(_ minimumCapacity: Int) {
-        storage.reserveCapacity(minimumCapacity)
+        guard minimumCapacity > storage.capacity else { return }
+        storage.reserveCapacity(Swift.max(minimumCapacity, storage.capacity * 2))
     }
 
     /// Runs `body` over the readable bytes as raw memory (for a socket write).

@@ -42,6 +42,28 @@ import Testing
         #expect(buffer.readableBytesArray == [0xAA, 0x00, 0x00, 0x00, 0x02, 0x01, 0x02])
     }
 
+    /// Fixture: encoding 4 KiB publishes one after another into one write buffer reallocated it
+    /// for every publish once it was past ~128 KiB (Array.reserveCapacity allocates exactly what
+    /// is asked), copying megabytes per message and faulting in fresh pages.
+    @Test func reservingALittleMoreEachTimeGrowsGeometrically() throws {
+        var buffer = WireBuffer(capacity: 1 << 16)
+        var reallocations = 0
+        var capacity = buffer.capacity
+        let body = [UInt8](repeating: 7, count: 4096)
+        let publish = AMQPMethod.basic(.publish(.init(routingKey: "q")))
+        for _ in 0..<2000 {
+            try AMQPFrameEncoder.encodeContent(
+                publish, channel: 1, properties: BasicProperties(), body: body, frameMax: 131_072, into: &buffer)
+            if buffer.capacity != capacity {
+                reallocations += 1
+                capacity = buffer.capacity
+            }
+        }
+        #expect(buffer.readableBytes > 8_000_000)
+        // 64 KiB to 8 MB is 7 doublings.
+        #expect(reallocations <= 8, "\(reallocations) reallocations for 2000 publishes")
+    }
+
     @Test func truncateDropsBytesFromTheGivenWriterIndex() {
         var buffer = WireBuffer(bytes: [1, 2, 3, 4])
         buffer.truncate(toWriterIndex: 2)
