@@ -14,7 +14,7 @@ struct LoadBenchmark {
 
     func run() async throws {
         let duration = Double(options.duration ?? 10)
-        let connection = try await AMQPConnection.connect(url: options.uri)
+        let connection = try await AMQPConnection.connect(options.configuration())
         let setup = try await connection.openChannel()
         let queue = options.queue
         try await setup.declareQueue(queue)

@@ -16,6 +16,8 @@ struct Options {
     var uri = ProcessInfo.processInfo.environment["AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/%2f"
     var queue = "amqp_bench"
     var name = "amqpwire"
+    /// The client's delivery coalescing; nil leaves the library's default.
+    var deliveryCoalescing: Duration?
 
     /// The load mode runs producers and consumers at once for a duration, as RabbitMQ's PerfTest does;
     /// without those flags amqp-bench runs the publish, consume and confirmed-publish phases.
@@ -45,6 +47,9 @@ struct Options {
           --uri URI            broker (default: $AMQP_URL, else amqp://guest:guest@127.0.0.1:5672/%2f)
           --queue NAME         queue to use (default amqp_bench)
           --name NAME          name printed first on each result line (default amqpwire)
+          --delivery-coalescing MICROSECONDS
+                               how long the client waits for more deliveries after a read that
+                               brought several, 0 to 10000 (default: the library's, 100)
           --help               this text
         """
 
@@ -93,6 +98,8 @@ struct Options {
                 }
             case "--queue": options.queue = try value(flag)
             case "--name": options.name = try value(flag)
+            case "--delivery-coalescing":
+                options.deliveryCoalescing = .microseconds(try integer(flag, atMost: 10_000))
             default: throw UsageError(description: "unknown option '\(flag)' (see --help)")
             }
         }
@@ -104,5 +111,12 @@ struct Options {
             if options.duration == nil { options.duration = 10 }
         }
         return options
+    }
+
+    /// The connection's configuration: the URI, with the options that override its defaults.
+    func configuration() throws -> AMQPConnectionConfiguration {
+        var configuration = try AMQPConnectionConfiguration(url: uri)
+        if let deliveryCoalescing { configuration.deliveryCoalescing = deliveryCoalescing }
+        return configuration
     }
 }

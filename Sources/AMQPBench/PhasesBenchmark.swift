@@ -14,7 +14,7 @@ final class PhasesBenchmark {
         let progress = PhaseProgress(total: options.messages)
         let reporter = Task { [options] in await progress.report(name: options.name, every: options.progressSeconds) }
         defer { reporter.cancel() }
-        let connection = try await AMQPConnection.connect(url: options.uri)
+        let connection = try await AMQPConnection.connect(options.configuration())
         let channel = try await connection.openChannel()
         let queue = options.queue
         try await channel.declareQueue(queue)

@@ -35,6 +35,32 @@ package final class WakeupPipe: Sendable {
         _ = systemSend(writeFD, &byte, 1)  // a full buffer already means "wake up"
     }
 
+    /// What ``wait(upTo:)`` saw.
+    package enum WaitResult: Sendable, Equatable {
+        case signalled
+        case timedOut
+        /// The descriptor is beyond `select()`'s range (a process with over a thousand open
+        /// files); nothing was waited for.
+        case unsupported
+    }
+
+    /// Waits until the pipe is signalled or `duration` passes, with microsecond precision (poll()
+    /// counts in milliseconds, and `ppoll` is not visible from Swift), and drains a signal.
+    package func wait(upTo duration: Duration) -> WaitResult {
+        var set = fd_set()
+        let bits = MemoryLayout<fd_set>.size * 8
+        guard readFD >= 0 && Int(readFD) < bits else { return .unsupported }
+        // FD_SET is a macro: set bit `readFD` byte by byte (on little-endian machines the same bit
+        // whether the set is made of int or long words).
+        withUnsafeMutableBytes(of: &set) { raw in raw[Int(readFD) / 8] |= UInt8(1) << (UInt8(readFD % 8)) }
+        let micros = max(0, duration / .microseconds(1))
+        var time = timeval(
+            tv_sec: Int(micros / 1_000_000), tv_usec: .init(micros.truncatingRemainder(dividingBy: 1_000_000)))
+        guard select(readFD + 1, &set, nil, nil, &time) > 0 else { return .timedOut }
+        drain()
+        return .signalled
+    }
+
     package func drain() {
         var scratch = [UInt8](repeating: 0, count: 64)
         while recv(readFD, &scratch, scratch.count, 0) > 0 {}

@@ -39,8 +39,9 @@ import Testing
     }
 
     @Test func phasesPrintWhatCompareParses() async throws {
-        let (status, lines) = try await Self.bench(
-            ["--messages", "500", "--size", "200", "--confirm-window", "50", "--name", "t"], queue: "phases")
+        // A 2 ms delivery-coalescing window (the default is 0.1 ms): every phase still completes.
+        let phases = ["--messages", "500", "--size", "200", "--confirm-window", "50", "--name", "t"]
+        let (status, lines) = try await Self.bench(phases + ["--delivery-coalescing", "2000"], queue: "phases")
         #expect(status == 0, "\(lines)")
         for phase in ["publish", "consume", "confirmed-publish"] {
             #expect(Self.rate(lines, name: "t", phase: phase) != nil, "no \(phase) line in \(lines)")
@@ -86,6 +87,7 @@ import Testing
         (["--uri", "http://example.com/"], "--uri"),
         (["--fast"], "--fast"),
         (["--progress", "0"], "--progress"),
+        (["--delivery-coalescing", "10001"], "--delivery-coalescing"),
     ])
     func badArgumentsExitTwoNamingTheFlag(arguments: [String], mentions: String) async throws {
         let (status, lines) = try await Self.run(try ChildProcess.product("amqp-bench"), arguments)

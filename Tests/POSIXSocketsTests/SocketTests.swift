@@ -66,4 +66,14 @@ import Testing
         let error = #expect(throws: SocketError.self) { _ = try listener.accept() }
         #expect(error?.kind == .closed)
     }
+
+    @Test func aWakeupPipeWaitEndsWithTheSignalOrTheTime() throws {
+        let pipe = try WakeupPipe()
+        #expect(pipe.wait(upTo: .microseconds(200)) == .timedOut)
+        pipe.signal()
+        pipe.signal()
+        #expect(pipe.wait(upTo: .seconds(30)) == .signalled)
+        // The wait drained both signals.
+        #expect(pipe.wait(upTo: .zero) == .timedOut)
+    }
 }

@@ -27,6 +27,11 @@ final class IOLoop: @unchecked Sendable {
     /// Deliveries for one consumer, gathered so a batch costs one lock and at most one wake-up.
     private var deliveryBatch: [AMQPDelivery] = []
     private var pollSet = [pollfd](repeating: pollfd(), count: 2)
+    /// Deliveries handed to consumers during the current read.
+    private var deliveriesThisRead = 0
+    /// Set by a read that drained the socket and brought deliveries: the socket is not read again
+    /// before this (`deliveryCoalescing` later), so that a stream brings more per wake-up.
+    private var coalesceUntil: ContinuousClock.Instant?
     /// Consumer buffers that filled up; reads pause until they drain.
     private var fullBuffers: [DeliveryBuffer] = []
     private var lastRead = ContinuousClock.now
@@ -156,6 +161,17 @@ final class IOLoop: @unchecked Sendable {
             pollSet[0].revents = 0
             pollSet[1].revents = 0
             let timeout = batchFinished ? 0 : timeoutMilliseconds()
+            if let until = coalesceUntil {
+                // Only while the loop would sleep anyway with nothing to write. A task that queues
+                // bytes meanwhile wakes the loop, which writes them at once and waits out the rest.
+                let remaining = until - .now
+                if remaining > .zero && timeout != 0 && wantRead && !wantWrite
+                    && core.wakeup.wait(upTo: remaining) != .unsupported
+                {
+                    continue
+                }
+                coalesceUntil = nil
+            }
             let rc = poll(&pollSet, 2, timeout)
             if rc < 0 && errno != EINTR {
                 transportFailed(AMQPError(.ioError, "poll(): \(errnoText())"))
@@ -192,6 +208,7 @@ final class IOLoop: @unchecked Sendable {
         guard let socket else { return false }
         var closed: AMQPError?
         var mayHaveMore = false
+        deliveriesThisRead = 0
         for turn in 0..<Self.readsPerTurn {
             switch socket.receive(into: readChunk) {
             case .bytes(let n):
@@ -232,6 +249,12 @@ final class IOLoop: @unchecked Sendable {
             handshakeDeadline = nil
             nextTick = nil  // heartbeats start now: tick at once to learn their schedule
         }
+        // A delivery, and the socket is drained: in a stream, more are on their way. (A lone
+        // delivery, such as an RPC reply, loses nothing: the wait only holds back what arrives
+        // within `deliveryCoalescing` of it.)
+        let coalescing = core.configuration.deliveryCoalescing
+        coalesceUntil =
+            deliveriesThisRead > 0 && !mayHaveMore && closed == nil && coalescing > .zero ? lastRead + coalescing : nil
         return mayHaveMore && closed == nil
     }
 
@@ -364,6 +387,7 @@ final class IOLoop: @unchecked Sendable {
     /// back what an ended consumer can no longer take.
     private func pushDeliveries(to buffer: DeliveryBuffer?) {
         guard let buffer, !deliveryBatch.isEmpty else { return }
+        deliveriesThisRead += deliveryBatch.count
         switch buffer.push(contentsOf: deliveryBatch) {
         case .accepted: break
         case .full: if !fullBuffers.contains(where: { $0 === buffer }) { fullBuffers.append(buffer) }

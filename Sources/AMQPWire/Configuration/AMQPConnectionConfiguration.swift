@@ -36,6 +36,17 @@ public struct AMQPConnectionConfiguration: Sendable, Hashable {
     public var maxMessageSize: Int = 64 << 20
     /// Automatic recovery after a connection failure (on by default).
     public var recovery = RecoveryConfiguration()
+    /// How long the I/O thread leaves the socket unread after a read that brought deliveries, so
+    /// that a stream of deliveries arrives in fewer, larger reads. Waking up for every message or
+    /// two costs more CPU than handling them: at 4 KiB per message against RabbitMQ on two cores,
+    /// 100 µs halves the client's CPU per consumed message and lets the broker deliver faster.
+    ///
+    /// The cost is latency inside a stream: what arrives within this time after such a read waits
+    /// until the time is up. A delivery arriving later, such as the next RPC reply after a round
+    /// trip longer than this, is not delayed. Writes (publishes, acks) are never held back. `.zero`
+    /// turns it off. From 0 to 10 ms. (In a process with over a thousand open files the I/O thread
+    /// cannot wait this precisely, and does not wait.)
+    public var deliveryCoalescing: Duration = .microseconds(100)
 
     public init() {}
 
@@ -87,6 +98,9 @@ public struct AMQPConnectionConfiguration: Sendable, Hashable {
         }
         guard !authMechanisms.isEmpty else { throw AMQPError(.invalidConfiguration, "no auth mechanisms allowed") }
         guard maxMessageSize >= 0 else { throw AMQPError(.invalidConfiguration, "maxMessageSize is negative") }
+        guard deliveryCoalescing >= .zero && deliveryCoalescing <= .milliseconds(10) else {
+            throw AMQPError(.invalidConfiguration, "deliveryCoalescing must be from 0 to 10 ms")
+        }
         guard connectionTimeout > .zero else {
             throw AMQPError(.invalidConfiguration, "connectionTimeout must be positive")
         }

@@ -84,6 +84,12 @@ import Testing
         Invalid(name: "negative max message size", mentions: "maxMessageSize") { $0.maxMessageSize = -1 },
         Invalid(name: "zero timeout", mentions: "connectionTimeout") { $0.connectionTimeout = .zero },
         Invalid(name: "negative timeout", mentions: "connectionTimeout") { $0.connectionTimeout = .seconds(-1) },
+        Invalid(name: "negative delivery coalescing", mentions: "deliveryCoalescing") {
+            $0.deliveryCoalescing = .microseconds(-1)
+        },
+        Invalid(name: "delivery coalescing over 10 ms", mentions: "deliveryCoalescing") {
+            $0.deliveryCoalescing = .microseconds(10_001)
+        },
         Invalid(name: "virtual host over 255 bytes", mentions: "virtual host") {
             $0.virtualHost = String(repeating: "v", count: 256)
         },
@@ -108,6 +114,9 @@ import Testing
         config.virtualHost = String(repeating: "v", count: 255)
         config.connectionName = String(repeating: "n", count: 65535)
         config.maxMessageSize = 0
+        config.deliveryCoalescing = .zero
+        try config.validate()
+        config.deliveryCoalescing = .milliseconds(10)
         config.connectionTimeout = .milliseconds(1)
         try config.validate()
     }

@@ -47,6 +47,31 @@ struct ConsumeTests {
         }
     }
 
+    /// After a read that brought deliveries the I/O thread leaves the socket unread for
+    /// `deliveryCoalescing` (here its longest, 10 ms). What arrives meanwhile must still be
+    /// delivered once the time is up, and an ack queued meanwhile must go out.
+    @Test func deliveryCoalescingHoldsNothingBackForGood() async throws {
+        var configuration = AMQPConnectionConfiguration.fakeBroker
+        configuration.deliveryCoalescing = .milliseconds(10)
+        try await FakeBroker.withConnection(configuration) { broker, connection in
+            let channel = try await broker.openChannel(1, on: connection)
+            let consumer = try await consume(channel, broker)
+            for round in UInt64(0)..<10 {
+                try await deliver(broker, tag: 2 * round + 1, body: [1])
+                let first = try #require(try await consumer.next())
+                // Sent while the window that delivery opened is still running.
+                try await deliver(broker, tag: 2 * round + 2, body: [2])
+                let second = try #require(try await consumer.next())
+                #expect((first.deliveryTag, second.deliveryTag) == (2 * round + 1, 2 * round + 2))
+                try second.ack(multiple: true)
+                #expect(
+                    try await broker.expectMethod(channel: 1)
+                        == .basic(.ack(.init(deliveryTag: 2 * round + 2, multiple: true))))
+            }
+            withExtendedLifetime(consumer) {}
+        }
+    }
+
     @Test func acknowledgementsSendTheirFrames() async throws {
         try await FakeBroker.withConnection { broker, connection in
             let channel = try await broker.openChannel(1, on: connection)
