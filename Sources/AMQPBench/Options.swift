@@ -48,8 +48,8 @@ struct Options {
           --queue NAME         queue to use (default amqp_bench)
           --name NAME          name printed first on each result line (default amqpwire)
           --delivery-coalescing MICROSECONDS
-                               how long the client waits for more deliveries after a read that
-                               brought several, 0 to 10000 (default: the library's, 100)
+                               how long the client leaves the socket unread after a read that
+                               brought deliveries, 0 to 10000 (default: the library's, 100)
           --help               this text
         """
 

@@ -162,13 +162,14 @@ final class IOLoop: @unchecked Sendable {
             pollSet[1].revents = 0
             let timeout = batchFinished ? 0 : timeoutMilliseconds()
             if let until = coalesceUntil {
-                // Only while the loop would sleep anyway with nothing to write. A task that queues
-                // bytes meanwhile wakes the loop, which writes them at once and waits out the rest.
+                // The socket stays unread until `until`, unless writes wait for room in it. A task
+                // that queues bytes meanwhile wakes the loop, which writes them at once and waits
+                // out the rest.
                 let remaining = until - .now
-                if remaining > .zero && timeout != 0 && wantRead && !wantWrite
-                    && core.wakeup.wait(upTo: remaining) != .unsupported
-                {
-                    continue
+                if remaining > .zero && wantRead && !wantWrite {
+                    // Tasks may have queued more without signalling (see above): take it first.
+                    if batchFinished { continue }
+                    if timeout != 0 && core.wakeup.wait(upTo: remaining) != .unsupported { continue }
                 }
                 coalesceUntil = nil
             }
