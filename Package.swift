@@ -62,7 +62,7 @@ let package = Package(
         // Throughput benchmark, side by side with other clients through ../shared/bench/compare.
         .executableTarget(name: "AMQPBench", dependencies: ["AMQPWire", "BenchSupport"], swiftSettings: strict),
         // Codec micro-benchmarks (time and allocations per operation; scripts/bench-codec.sh).
-        .executableTarget(name: "AMQPCodecBench", dependencies: ["AMQPWire"], swiftSettings: strict),
+        .executableTarget(name: "AMQPCodecBench", dependencies: ["AMQPWire", "BenchSupport"], swiftSettings: strict),
         // The client's own CPU per message against a scripted in-process server (no broker).
         .executableTarget(
             name: "AMQPClientBench", dependencies: ["AMQPWire", "POSIXSockets", "BenchSupport"],

@@ -1,4 +1,5 @@
 import AMQPWire
+import BenchSupport
 import Foundation
 import Synchronization
 

@@ -128,17 +128,8 @@ final class PhaseProgress: Sendable {
             let count = done.load(ordering: .relaxed)
             let line = String(
                 format: "%@ %@: %@/%d messages after %.1f s", name, phaseName, count < 0 ? "?" : String(count), total,
-                Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                elapsed / .seconds(1))
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
-    }
-}
-
-/// Monotonic elapsed time.
-struct Stopwatch {
-    private let start = ContinuousClock.now
-    var seconds: Double {
-        let (s, attoseconds) = (ContinuousClock.now - start).components
-        return Double(s) + Double(attoseconds) / 1e18
     }
 }

@@ -76,7 +76,7 @@ func measure(_ phase: Phase, _ options: Options) async throws -> Measurement {
     server.start()
     let n = options.messages
     let cpu0 = CPUTime.process()
-    let start = ContinuousClock.now
+    let clock = Stopwatch()
     let connection = try await AMQPConnection.connect(url: "amqp://guest:guest@127.0.0.1:\(server.port)/%2f")
     let channel = try await connection.openChannel()
     let body = [UInt8](repeating: 0x61, count: options.size)
@@ -103,7 +103,7 @@ func measure(_ phase: Phase, _ options: Options) async throws -> Measurement {
     }
     try await connection.close()
     let serverCPU = try server.finish().get()
-    let seconds = (ContinuousClock.now - start) / .seconds(1)
+    let seconds = clock.seconds
     if phase != .consume && server.publishesReceived != n {
         throw BenchFailure(description: "the server received \(server.publishesReceived) of \(n) publishes")
     }

@@ -5,6 +5,7 @@
 //                                         run one case N times untimed (scripts/bench-codec.sh runs
 //                                         this under valgrind to count allocations per operation)
 import AMQPWire
+import BenchSupport
 import Foundation
 
 /// One codec operation, set up once and repeated.
@@ -105,10 +106,9 @@ for c in cases {
     _ = c.run(iterations / 10)  // warm up
     var best = Double.infinity
     for _ in 0..<5 {
-        let start = ContinuousClock.now
+        let clock = Stopwatch()
         _ = c.run(iterations)
-        let (s, atto) = (ContinuousClock.now - start).components
-        best = min(best, (Double(s) * 1e9 + Double(atto) / 1e9) / Double(iterations))
+        best = min(best, clock.seconds * 1e9 / Double(iterations))
     }
     let name = c.name.padding(toLength: 24, withPad: " ", startingAt: 0)
     print(name + String(format: "%8.1f ns/op", best))
