@@ -50,6 +50,9 @@ struct ConsumeTests {
     /// After a read that brought deliveries the I/O thread leaves the socket unread for
     /// `deliveryCoalescing` (here its longest, 10 ms). What arrives meanwhile must still be
     /// delivered once the time is up, and an ack queued meanwhile must go out.
+    ///
+    /// The one timing check is a lower bound, which load can only make truer: the second delivery
+    /// is sent after the client read the first, so it cannot be read before 10 ms after that.
     @Test func deliveryCoalescingHoldsNothingBackForGood() async throws {
         var configuration = AMQPConnectionConfiguration.fakeBroker
         configuration.deliveryCoalescing = .milliseconds(10)
@@ -57,11 +60,13 @@ struct ConsumeTests {
             let channel = try await broker.openChannel(1, on: connection)
             let consumer = try await consume(channel, broker)
             for round in UInt64(0)..<10 {
+                let start = ContinuousClock.now
                 try await deliver(broker, tag: 2 * round + 1, body: [1])
                 let first = try #require(try await consumer.next())
                 // Sent while the window that delivery opened is still running.
                 try await deliver(broker, tag: 2 * round + 2, body: [2])
                 let second = try #require(try await consumer.next())
+                #expect(ContinuousClock.now - start >= .milliseconds(10), "the second delivery was not held back")
                 #expect((first.deliveryTag, second.deliveryTag) == (2 * round + 1, 2 * round + 2))
                 try second.ack(multiple: true)
                 #expect(
