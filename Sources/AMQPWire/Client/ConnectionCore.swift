@@ -46,14 +46,15 @@ final class ConnectionCore: Sendable {
         var effects: [Effect] = []
         let result: Result<R, AMQPError>
         let wake: Bool
-        (result, wake) = state.withLock { s in
+        let deliveries: [AMQPDelivery]
+        (result, wake, deliveries) = state.withLock { s in
             let r: Result<R, AMQPError>
             do throws(AMQPError) { r = .success(try body(&s, &effects)) } catch { r = .failure(error) }
             s.applyActions(core: self, effects: &effects)
-            return (r, s.takeWakeup())
+            return (r, s.takeWakeup(), s.takeDeliveries())
         }
         if wake { wakeup.signal() }
-        run(effects)
+        Effect.run(effects, deliveries: deliveries, core: self)
         return try result.get()
     }
 
@@ -61,18 +62,14 @@ final class ConnectionCore: Sendable {
     @discardableResult
     func update<R>(_ body: (inout ShellState, inout [Effect]) -> R) -> R {
         var effects: [Effect] = []
-        let (result, wake) = state.withLock { s in
+        let (result, wake, deliveries) = state.withLock { s in
             let r = body(&s, &effects)
             s.applyActions(core: self, effects: &effects)
-            return (r, s.takeWakeup())
+            return (r, s.takeWakeup(), s.takeDeliveries())
         }
         if wake { wakeup.signal() }
-        run(effects)
+        Effect.run(effects, deliveries: deliveries, core: self)
         return result
-    }
-
-    func run(_ effects: [Effect]) {
-        for effect in effects { effect.run(core: self) }
     }
 
     // MARK: Requests

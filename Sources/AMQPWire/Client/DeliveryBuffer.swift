@@ -40,7 +40,7 @@ final class DeliveryBuffer: Sendable {
     /// Adds deliveries in order, under one lock, waking the consumer at most once. `.full`:
     /// reading should pause; `.ended`: the stream is over and none was taken (the caller puts
     /// them back).
-    func push(contentsOf deliveries: [AMQPDelivery]) -> PushResult {
+    func push(contentsOf deliveries: ArraySlice<AMQPDelivery>) -> PushResult {
         let (waiter, first, result) = state.withLock {
             s -> (CheckedContinuation<AMQPDelivery?, any Error>?, AMQPDelivery?, PushResult) in
             guard s.end == nil else { return (nil, nil, .ended) }
@@ -61,8 +61,6 @@ final class DeliveryBuffer: Sendable {
         waiter?.resume(returning: first)
         return result
     }
-
-    func push(_ delivery: AMQPDelivery) -> PushResult { push(contentsOf: [delivery]) }
 
     /// Ends the stream after the buffered deliveries; `error` is thrown once they are taken.
     func finish(_ error: AMQPError?) {

@@ -22,10 +22,11 @@ final class IOLoop: @unchecked Sendable {
     /// Pieces per sendmsg.
     static let piecesPerWrite = 64
     private let readChunk: UnsafeMutableRawBufferPointer
-    private var frames: [AMQPFrame] = []
+    private var items: [InboundItem] = []
     private var effects: [Effect] = []
-    /// Deliveries for one consumer, gathered so a batch costs one lock and at most one wake-up.
-    private var deliveryBatch: [AMQPDelivery] = []
+    /// A batch's deliveries, swapped with the shell's (``ShellState/deliveries``) so neither
+    /// array is reallocated; consecutive ones for a consumer go over under one lock and one wake-up.
+    private var deliveries: [AMQPDelivery] = []
     private var pollSet = [pollfd](repeating: pollfd(), count: 2)
     /// Deliveries handed to consumers during the current read.
     private var deliveriesThisRead = 0
@@ -52,8 +53,9 @@ final class IOLoop: @unchecked Sendable {
         self.decoder = AMQPFrameDecoder(maxFrameSize: max(core.configuration.frameMax, 131_072))
         self.readChunk = .allocate(byteCount: Self.readChunkSize, alignment: 16)
         pollSet[1] = pollfd(fd: core.wakeup.readFD, events: Int16(POLLIN), revents: 0)
-        frames.reserveCapacity(256)
+        items.reserveCapacity(256)
         effects.reserveCapacity(256)
+        deliveries.reserveCapacity(256)
     }
 
     deinit { readChunk.deallocate() }
@@ -229,21 +231,21 @@ final class IOLoop: @unchecked Sendable {
         lastRead = .now
         var decodeError: AMQPCodecError?
         do {
-            while let frame = try decoder.decodeFrame(from: &inbound) { frames.append(frame) }
+            while let item = try decoder.decodeItem(from: &inbound) { items.append(item) }
         } catch {
             decodeError = error
         }
         let now = lastRead
         let tune = batch { s -> TuneParameters? in
             s.machine.bytesRead(now: now)
-            for frame in frames { s.machine.receive(frame, into: &s.actions) }
+            for item in items { s.machine.receive(item, into: &s.actions) }
             if let decodeError { s.machine.decodingFailed(decodeError, into: &s.actions) }
             if let closed { s.machine.transportFailed(closed, into: &s.actions) }
             // Not `s.tune`: the shell sets that when it applies the actions, after this body.
             return s.machine.isOpen ? s.machine.tuneParameters : nil
         }
         // Body frames are views into `inbound`: drop them before compacting it, or it is copied.
-        frames.removeAll(keepingCapacity: true)
+        items.removeAll(keepingCapacity: true)
         inbound.discardReadBytes()
         if let tune, handshakeDeadline != nil {
             decoder.maxFrameSize = tune.frameMax
@@ -363,37 +365,16 @@ final class IOLoop: @unchecked Sendable {
         let result = core.state.withLock { s in
             let r = body(&s)
             s.applyActions(core: core, effects: &effects)
+            // Both keep their capacity: the empty one goes back for the next batch.
+            swap(&s.deliveries, &deliveries)
             return r
         }
-        var batchBuffer: DeliveryBuffer?
-        for effect in effects {
-            if case .deliver(let buffer, let delivery) = effect {
-                if batchBuffer !== buffer {
-                    pushDeliveries(to: batchBuffer)
-                    batchBuffer = buffer
-                }
-                deliveryBatch.append(delivery)
-                continue
-            }
-            pushDeliveries(to: batchBuffer)
-            batchBuffer = nil
-            effect.run(core: core)
+        deliveriesThisRead += deliveries.count
+        Effect.run(effects, deliveries: deliveries, core: core) { buffer in
+            if !fullBuffers.contains(where: { $0 === buffer }) { fullBuffers.append(buffer) }
         }
-        pushDeliveries(to: batchBuffer)
+        deliveries.removeAll(keepingCapacity: true)
         effects.removeAll(keepingCapacity: true)
         return result
-    }
-
-    /// Hands a consumer the deliveries gathered for it; notes a full buffer (reads pause) and puts
-    /// back what an ended consumer can no longer take.
-    private func pushDeliveries(to buffer: DeliveryBuffer?) {
-        guard let buffer, !deliveryBatch.isEmpty else { return }
-        deliveriesThisRead += deliveryBatch.count
-        switch buffer.push(contentsOf: deliveryBatch) {
-        case .accepted: break
-        case .full: if !fullBuffers.contains(where: { $0 === buffer }) { fullBuffers.append(buffer) }
-        case .ended: for delivery in deliveryBatch { try? delivery.reject(requeue: true) }
-        }
-        deliveryBatch.removeAll(keepingCapacity: true)
     }
 }

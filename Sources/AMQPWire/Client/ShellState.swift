@@ -6,6 +6,9 @@ struct ShellState: Sendable {
     var machine: ConnectionStateMachine
     /// Scratch space for the state machine's actions, reused so a frame allocates nothing.
     var actions: [ConnectionAction] = []
+    /// The messages for the `.deliver` effects, in order: kept apart from the effects so that
+    /// each delivery is built in place here and handed over without being copied on the way.
+    var deliveries: [AMQPDelivery] = []
     /// Frames queued for the I/O thread, which swaps the whole buffer out to write it.
     var outbound = OutboundQueue(capacity: 1 << 16)
     /// True while the I/O thread has been signalled and has not yet taken `outbound`.
@@ -81,6 +84,13 @@ struct ShellState: Sendable {
 
     /// Carries out the state machine's actions: bytes into `outbound`, bookkeeping here, and
     /// everything that resumes a task or hands over a message into `effects`, for after the lock.
+    /// ``deliveries``, taken out with the effects that hand them over.
+    mutating func takeDeliveries() -> [AMQPDelivery] {
+        if deliveries.isEmpty { return [] }
+        defer { deliveries = [] }
+        return deliveries
+    }
+
     mutating func applyActions(core: ConnectionCore, effects: inout [Effect]) {
         var index = 0
         while index < actions.count {
@@ -257,13 +267,20 @@ struct ShellState: Sendable {
             }
             return
         }
-        let delivery = AMQPDelivery(
-            consumerTag: d.consumerTag, deliveryTag: DeliveryTags.application(d.deliveryTag, offset: channel.tagOffset),
-            redelivered: d.redelivered,
-            exchange: d.exchange, routingKey: d.routingKey, properties: message.properties, body: message.body,
-            messageCount: nil,
-            channel: consumer.noAck ? Optional<ChannelHandle>.none : channel.handle(core, id))
-        effects.append(.deliver(consumer.buffer, delivery))
+        deliveries.append(
+            AMQPDelivery(
+                consumerTag: d.consumerTag,
+                deliveryTag: DeliveryTags.application(d.deliveryTag, offset: channel.tagOffset),
+                redelivered: d.redelivered,
+                exchange: d.exchange, routingKey: d.routingKey, properties: message.properties, body: message.body,
+                messageCount: nil,
+                channel: consumer.noAck ? Optional<ChannelHandle>.none : channel.handle(core, id)))
+        // Consecutive deliveries to one consumer make one effect, which hands them over together.
+        if case .deliver(let buffer, let count)? = effects.last, buffer === consumer.buffer {
+            effects[effects.count - 1] = .deliver(buffer, count: count + 1)
+        } else {
+            effects.append(.deliver(consumer.buffer, count: 1))
+        }
     }
 
     private mutating func closeConnection(_ error: AMQPError?, core: ConnectionCore, effects: inout [Effect]) {
@@ -399,7 +416,8 @@ struct ChannelHandle: Sendable {
 enum Effect: Sendable {
     case resumeReply(CheckedContinuation<ChannelReply, any Error>, Result<ChannelReply, AMQPError>)
     case resumeVoid(CheckedContinuation<Void, any Error>, Result<Void, AMQPError>)
-    case deliver(DeliveryBuffer, AMQPDelivery)
+    /// The next `count` of ``ShellState/deliveries`` go to the buffer.
+    case deliver(DeliveryBuffer, count: Int)
     case finishConsumer(DeliveryBuffer, AMQPError?)
     case confirm(ConfirmPromise, Result<Void, AMQPError>)
     case returned(ChannelRecord, AMQPReturnedMessage)
@@ -408,18 +426,34 @@ enum Effect: Sendable {
     case event(AMQPConnectionEvent)
     case connectionEnded(AMQPError?)
 
-    /// Runs the effect; returns the buffer when a delivery filled it (reading should pause).
-    @discardableResult
-    func run(core: ConnectionCore) -> DeliveryBuffer? {
+    /// Runs `effects` in order, outside the lock. `deliveries` are the messages the `.deliver`
+    /// effects count off (``ShellState/deliveries``); `filled` hears of a buffer a delivery
+    /// filled (reading should pause for it).
+    static func run(
+        _ effects: [Effect], deliveries: [AMQPDelivery], core: ConnectionCore,
+        filled: (DeliveryBuffer) -> Void = { _ in }
+    ) {
+        var next = 0
+        for effect in effects {
+            guard case .deliver(let buffer, let count) = effect else {
+                effect.run(core: core)
+                continue
+            }
+            let batch = deliveries[next..<next + count]
+            next += count
+            switch buffer.push(contentsOf: batch) {
+            case .accepted: break
+            case .full: filled(buffer)
+            case .ended: for delivery in batch { try? delivery.reject(requeue: true) }  // back to the queue
+            }
+        }
+    }
+
+    private func run(core: ConnectionCore) {
         switch self {
         case .resumeReply(let waiter, let result): waiter.resume(with: result.mapError { $0 as any Error })
         case .resumeVoid(let waiter, let result): waiter.resume(with: result.mapError { $0 as any Error })
-        case .deliver(let buffer, let delivery):
-            switch buffer.push(delivery) {
-            case .accepted: break
-            case .full: return buffer
-            case .ended: try? delivery.reject(requeue: true)  // the consumer is gone: back to the queue
-            }
+        case .deliver: preconditionFailure("deliveries are handed over by Effect.run(_:deliveries:core:filled:)")
         case .finishConsumer(let buffer, let error): buffer.finish(error)
         case .confirm(let promise, let result): promise.resolve(result)
         case .returned(let record, let message):
@@ -431,6 +465,5 @@ enum Effect: Sendable {
         case .event(let event): core.supervisor?.coreEvent(core, event)
         case .connectionEnded(let error): core.supervisor?.coreEnded(core, error)
         }
-        return nil
     }
 }

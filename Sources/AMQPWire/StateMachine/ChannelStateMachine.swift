@@ -191,6 +191,17 @@ struct ChannelStateMachine: Sendable {
         return .keep
     }
 
+    /// A whole delivery (``InboundItem/delivery(channel:_:)``): what its three frames would have
+    /// done, when the channel is open and between messages. Otherwise false, and nothing changed:
+    /// the caller hands over the frames themselves.
+    mutating func receive(wholeDelivery message: ContentAssembler.Message, into actions: inout [ConnectionAction])
+        throws(AMQPError) -> Bool
+    {
+        guard state == .open, assembler.isIdle else { return false }
+        try finish(assembler.whole(message), into: &actions)
+        return true
+    }
+
     mutating func receive(body: ArraySlice<UInt8>, into actions: inout [ConnectionAction]) throws(AMQPError)
         -> Disposition
     {

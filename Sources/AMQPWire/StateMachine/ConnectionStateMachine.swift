@@ -209,6 +209,30 @@ struct ConnectionStateMachine: Sendable {
         }
     }
 
+    /// A frame, or a whole delivery: the same as its three frames, one after the other.
+    mutating func receive(_ item: InboundItem, into actions: inout [ConnectionAction]) {
+        switch item {
+        case .frame(let frame):
+            receive(frame, into: &actions)
+        case .delivery(let id, let message):
+            if isOpen, let index = channels.index(forKey: id) {
+                do {
+                    if try channels.values[index].receive(wholeDelivery: message, into: &actions) { return }
+                } catch {
+                    protocolViolation(error, into: &actions)
+                    return
+                }
+            }
+            // Anything unusual (a channel closing, or not open, or mid-content): the frames
+            // themselves, so every rule and error is the frame-by-frame one.
+            guard case .deliver(let deliver) = message.method else { return }
+            receive(.method(channel: id, .basic(.deliver(deliver))), into: &actions)
+            let header = ContentHeader(bodySize: UInt64(message.body.count), properties: message.properties)
+            receive(.header(channel: id, header), into: &actions)
+            if !message.body.isEmpty { receive(.body(channel: id, message.body[...]), into: &actions) }
+        }
+    }
+
     /// A frame decoding error: close the connection with the spec's reply code.
     mutating func decodingFailed(_ error: AMQPCodecError, into actions: inout [ConnectionAction]) {
         if error.code == .protocolVersionMismatch {

@@ -64,6 +64,16 @@ struct ContentAssembler: Sendable {
         return .incomplete
     }
 
+    /// A whole message decoded at once (see ``InboundItem``): what `start`, `header` and `body`
+    /// would make of its frames, when the assembler is idle.
+    func whole(_ message: Message) -> Outcome {
+        precondition(isIdle, "a whole message while another is being assembled")
+        guard message.body.count <= maxMessageSize else {
+            return .tooLarge(message.method, bodySize: UInt64(message.body.count))
+        }
+        return .complete(message)
+    }
+
     /// Takes a body frame's bytes (copied: the slice may be a view into the reader's buffer).
     mutating func body(_ bytes: ArraySlice<UInt8>) throws(AMQPCodecError) -> Outcome {
         guard case .awaitingBody(let method, let properties, var body, let size) = state else {
