@@ -10,6 +10,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     // A small limit exercises the frame-size check; a large one lets big payloads through.
     decodeEveryFrame(bytes, maxFrameSize: 4096)
     decodeEveryFrame(bytes, maxFrameSize: 1 << 20)
+    decodeWholeDeliveriesAlike(bytes, maxFrameSize: 4096)
     decodeAsFieldTable(bytes)
     return 0
 }
@@ -53,6 +54,45 @@ func checkRoundTrip(_ frame: AMQPFrame) {
     }
     if again != frame { fail("a frame changed in a round trip:\n\(frame)\n\(String(describing: again))") }
     if encoded.readableBytes != 0 { fail("a re-encoded frame left \(encoded.readableBytes) bytes") }
+}
+
+/// The whole-delivery fast path (`decodeItem`) must see what `decodeFrame` sees: the same
+/// frames, once each delivery is spread back into its three, and the same error at the end.
+func decodeWholeDeliveriesAlike(_ bytes: [UInt8], maxFrameSize: UInt32) {
+    let decoder = AMQPFrameDecoder(maxFrameSize: maxFrameSize)
+    var frames: [AMQPFrame] = []
+    var frameError: AMQPCodecError?
+    var buffer = WireBuffer(bytes: bytes)
+    do {
+        while let frame = try decoder.decodeFrame(from: &buffer) { frames.append(frame) }
+    } catch {
+        frameError = error
+    }
+    var spread: [AMQPFrame] = []
+    var itemError: AMQPCodecError?
+    buffer = WireBuffer(bytes: bytes)
+    do {
+        while let item = try decoder.decodeItem(from: &buffer) {
+            switch item {
+            case .frame(let frame):
+                spread.append(frame)
+            case .delivery(let channel, let message):
+                guard case .deliver(let deliver) = message.method else { fail("a whole delivery of \(message.method)") }
+                spread.append(.method(channel: channel, .basic(.deliver(deliver))))
+                spread.append(
+                    .header(
+                        channel: channel,
+                        ContentHeader(bodySize: UInt64(message.body.count), properties: message.properties)))
+                if !message.body.isEmpty { spread.append(.body(channel: channel, message.body[...])) }
+            }
+        }
+    } catch {
+        itemError = error
+    }
+    if spread != frames { fail("whole deliveries differ from their frames:\n\(spread)\n\(frames)") }
+    if itemError != frameError {
+        fail("the fast path ended with \(String(describing: itemError)), frames with \(String(describing: frameError))")
+    }
 }
 
 func decodeAsFieldTable(_ bytes: [UInt8]) {

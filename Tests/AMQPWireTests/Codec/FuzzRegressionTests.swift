@@ -1,6 +1,7 @@
-import AMQPWire
 import Foundation
 import Testing
+
+@testable import AMQPWire
 
 /// Replays the fuzz corpus (seeds, inputs the fuzzer kept, and every crasher it found) with the
 /// checks the fuzz target makes, so a fixed finding stays fixed without running the fuzzer.
@@ -22,6 +23,7 @@ import Testing
             let bytes = try [UInt8](Data(contentsOf: file))
             for maxFrameSize: UInt32 in [4096, 1 << 20] {
                 replayFrames(bytes, maxFrameSize: maxFrameSize, name: file.lastPathComponent)
+                replayWholeDeliveries(bytes, maxFrameSize: maxFrameSize, name: file.lastPathComponent)
             }
             replayFieldTable(bytes, name: file.lastPathComponent)
         }
@@ -100,6 +102,42 @@ import Testing
             #expect(again == frame, "\(name): the frame changed in a round trip")
             #expect(encoded.readableBytes == 0, "\(name)")
         }
+    }
+
+    /// The whole-delivery fast path against the frames, as the fuzz target checks it: the
+    /// items, each delivery spread back into its frames, are the frames, with the same error.
+    private func replayWholeDeliveries(_ bytes: [UInt8], maxFrameSize: UInt32, name: String) {
+        let decoder = AMQPFrameDecoder(maxFrameSize: maxFrameSize)
+        var frames: [AMQPFrame] = []
+        var buffer = WireBuffer(bytes: bytes)
+        let frameError: AMQPCodecError? = {
+            do throws(AMQPCodecError) {
+                while let frame = try decoder.decodeFrame(from: &buffer) { frames.append(frame) }
+                return nil
+            } catch { return error }
+        }()
+        var spread: [AMQPFrame] = []
+        buffer = WireBuffer(bytes: bytes)
+        let itemError: AMQPCodecError? = {
+            do throws(AMQPCodecError) {
+                while let item = try decoder.decodeItem(from: &buffer) {
+                    switch item {
+                    case .frame(let frame):
+                        spread.append(frame)
+                    case .delivery(let channel, let message):
+                        guard case .deliver(let deliver) = message.method else { return nil }
+                        let header = ContentHeader(bodySize: UInt64(message.body.count), properties: message.properties)
+                        spread += [
+                            .method(channel: channel, .basic(.deliver(deliver))), .header(channel: channel, header),
+                        ]
+                        if !message.body.isEmpty { spread.append(.body(channel: channel, message.body[...])) }
+                    }
+                }
+                return nil
+            } catch { return error }
+        }()
+        #expect(spread == frames, "\(name): whole deliveries differ from their frames")
+        #expect(itemError == frameError, "\(name)")
     }
 
     private func replayFieldTable(_ bytes: [UInt8], name: String) {

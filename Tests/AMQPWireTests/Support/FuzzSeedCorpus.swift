@@ -26,6 +26,20 @@ enum FuzzSeedCorpus {
                 try contentFrames(properties: BasicProperties(), body: patternedBody(count: 40))
             ))
         seeds.append(("seed-body", try AMQPFrame.body(channel: 3, [0x68, 0x69]).encodedBytes()))
+        // A consumer's stream: deliveries the decoder takes whole (its fast path), one empty.
+        let deliver = AMQPMethod.basic(
+            .deliver(.init(consumerTag: "amq.ctag-1", deliveryTag: 2, exchange: "ex", routingKey: "rk")))
+        seeds.append(
+            (
+                "seed-whole-deliveries",
+                try [
+                    .method(channel: 1, deliver),
+                    .header(channel: 1, ContentHeader(bodySize: 5, properties: BasicProperties(deliveryMode: 2))),
+                    .body(channel: 1, [0x68, 0x65, 0x6C, 0x6C, 0x6F]),
+                    .method(channel: 1, deliver),
+                    .header(channel: 1, ContentHeader(bodySize: 0, properties: BasicProperties())),
+                ].encodedBytes()
+            ))
         return seeds
     }
 
