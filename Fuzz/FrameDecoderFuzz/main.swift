@@ -59,7 +59,7 @@ func checkRoundTrip(_ frame: AMQPFrame) {
 /// The whole-delivery fast path (`decodeItem`) must see what `decodeFrame` sees: the same
 /// frames, once each delivery is spread back into its three, and the same error at the end.
 func decodeWholeDeliveriesAlike(_ bytes: [UInt8], maxFrameSize: UInt32) {
-    let decoder = AMQPFrameDecoder(maxFrameSize: maxFrameSize)
+    var decoder = AMQPFrameDecoder(maxFrameSize: maxFrameSize)
     var frames: [AMQPFrame] = []
     var frameError: AMQPCodecError?
     var buffer = WireBuffer(bytes: bytes)

@@ -13,7 +13,7 @@ enum InboundItem: Sendable {
 extension AMQPFrameDecoder {
     /// The next item in `buffer`: a whole delivery when the buffer holds all of one, otherwise
     /// a frame, as ``decodeFrame(from:)`` decodes it (nil when no whole frame is there yet).
-    func decodeItem(from buffer: inout WireBuffer) throws(AMQPCodecError) -> InboundItem? {
+    mutating func decodeItem(from buffer: inout WireBuffer) throws(AMQPCodecError) -> InboundItem? {
         if let delivery = wholeDelivery(from: &buffer) { return delivery }
         return try decodeFrame(from: &buffer).map(InboundItem.frame)
     }
@@ -22,7 +22,7 @@ extension AMQPFrameDecoder {
     /// with nothing between them; the reader moves past the three frames. Anything else, including
     /// every malformed byte, is nil and leaves the reader where it was, so that the frame-by-frame
     /// decoder meets it and reports it the way it always has.
-    func wholeDelivery(from buffer: inout WireBuffer) -> InboundItem? {
+    mutating func wholeDelivery(from buffer: inout WireBuffer) -> InboundItem? {
         let storage = buffer.storage
         let start = buffer.readerIndex
         // A quick look before anything is decoded: a method frame for basic.deliver (60, 60).
@@ -32,7 +32,7 @@ extension AMQPFrameDecoder {
         else { return nil }
         let channel = method.channel
         var reader = ByteReader(storage, range: method.payload.lowerBound + 4..<method.payload.upperBound)
-        guard let deliver = try? AMQPMethod.Basic.Deliver(from: &reader), reader.isAtEnd,
+        guard let deliver = readDeliver(&reader), reader.isAtEnd,
             let head = frame(in: storage, at: method.end, type: AMQPFrame.FrameType.header, channel: channel)
         else { return nil }
         reader = ByteReader(storage, range: head.payload)
@@ -51,6 +51,21 @@ extension AMQPFrameDecoder {
             channel: channel, .init(method: .deliver(deliver), properties: header.properties, body: body))
     }
 
+    /// `basic.deliver`'s arguments, as `Deliver(from:)` reads them, except that a consumer tag
+    /// or routing key equal to the last one's is that same `String`: a stream's deliveries
+    /// share one, instead of allocating one each (the broker's tags are 31 bytes, past the 15
+    /// that fit in a `String` without an allocation).
+    private mutating func readDeliver(_ reader: inout ByteReader) -> AMQPMethod.Basic.Deliver? {
+        guard let consumerTag = reader.readShortString(reusing: &lastStrings.consumerTag),
+            let deliveryTag = reader.readInteger(as: UInt64.self), let flags = reader.readInteger(as: UInt8.self),
+            let exchange = reader.readShortString(reusing: &lastStrings.exchange),
+            let routingKey = reader.readShortString(reusing: &lastStrings.routingKey)
+        else { return nil }
+        return .init(
+            consumerTag: consumerTag, deliveryTag: deliveryTag, redelivered: flags & 1 != 0, exchange: exchange,
+            routingKey: routingKey)
+    }
+
     /// The frame at `offset` when it is whole, of `type`, on `channel` (any when nil), within
     /// ``maxFrameSize`` and properly ended.
     private func frame(in storage: [UInt8], at offset: Int, type: UInt8, channel: UInt16?)
@@ -65,5 +80,29 @@ extension AMQPFrameDecoder {
             storage[offset + 7 + size] == AMQPFrame.frameEnd
         else { return nil }
         return (id, offset + 7..<offset + 7 + size, offset + 7 + size + 1)
+    }
+}
+
+/// The strings of the last whole delivery, for ``AMQPFrameDecoder``'s fast path to reuse.
+struct RecentDeliveryStrings: Sendable {
+    var consumerTag = ""
+    var exchange = ""
+    var routingKey = ""
+}
+
+extension ByteReader {
+    /// A short string; `last` itself when the bytes are its UTF-8, else a new one that replaces it.
+    /// (Invalid UTF-8 decodes repaired, so it never equals `last`'s bytes and is decoded each time,
+    /// as `readShortString` does.)
+    fileprivate mutating func readShortString(reusing last: inout String) -> String? {
+        guard let length = readInteger(as: UInt8.self), let bytes = readSlice(length: Int(length)) else { return nil }
+        let same =
+            last.utf8.count == bytes.count
+            && last.utf8.withContiguousStorageIfAvailable { stored in
+                bytes.withUnsafeBufferPointer { stored.elementsEqual($0) }
+            } == true
+        if same { return last }
+        last = String(decoding: bytes, as: UTF8.self)
+        return last
     }
 }

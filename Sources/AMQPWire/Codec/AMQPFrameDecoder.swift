@@ -7,6 +7,8 @@
 public struct AMQPFrameDecoder: Sendable {
     /// The largest frame accepted, counting the 8 bytes of framing: the negotiated frame_max.
     public var maxFrameSize: UInt32
+    /// What the whole-delivery fast path reuses (see `decodeItem(from:)`).
+    var lastStrings = RecentDeliveryStrings()
 
     public init(maxFrameSize: UInt32 = 131_072) {
         self.maxFrameSize = maxFrameSize

@@ -107,7 +107,7 @@ import Testing
     /// The whole-delivery fast path against the frames, as the fuzz target checks it: the
     /// items, each delivery spread back into its frames, are the frames, with the same error.
     private func replayWholeDeliveries(_ bytes: [UInt8], maxFrameSize: UInt32, name: String) {
-        let decoder = AMQPFrameDecoder(maxFrameSize: maxFrameSize)
+        var decoder = AMQPFrameDecoder(maxFrameSize: maxFrameSize)
         var frames: [AMQPFrame] = []
         var buffer = WireBuffer(bytes: bytes)
         let frameError: AMQPCodecError? = {

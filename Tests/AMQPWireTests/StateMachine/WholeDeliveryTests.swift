@@ -9,9 +9,10 @@ import Testing
         consumerTag: "amq.ctag-abcdefghijklmnopqrstuv", deliveryTag: 7, redelivered: true, exchange: "ex",
         routingKey: "rk")
 
-    static func deliveryFrames(channel: UInt16 = 1, body: [UInt8], properties: BasicProperties = BasicProperties())
-        -> [AMQPFrame]
-    {
+    static func deliveryFrames(
+        channel: UInt16 = 1, body: [UInt8], properties: BasicProperties = BasicProperties(),
+        deliver: AMQPMethod.Basic.Deliver = deliver
+    ) -> [AMQPFrame] {
         [
             .method(channel: channel, .basic(.deliver(deliver))),
             .header(channel: channel, ContentHeader(bodySize: UInt64(body.count), properties: properties)),
@@ -21,7 +22,8 @@ import Testing
     static func items(_ bytes: [UInt8], maxFrameSize: UInt32 = 4096) throws -> [InboundItem] {
         var buffer = WireBuffer(bytes: bytes)
         var items: [InboundItem] = []
-        while let item = try AMQPFrameDecoder(maxFrameSize: maxFrameSize).decodeItem(from: &buffer) {
+        var decoder = AMQPFrameDecoder(maxFrameSize: maxFrameSize)
+        while let item = try decoder.decodeItem(from: &buffer) {
             items.append(item)
         }
         return items
@@ -69,7 +71,8 @@ import Testing
         ]
         for (name, bytes) in cases {
             var buffer = WireBuffer(bytes: bytes)
-            let item = try AMQPFrameDecoder(maxFrameSize: 4096).decodeItem(from: &buffer)
+            var decoder = AMQPFrameDecoder(maxFrameSize: 4096)
+            let item = try decoder.decodeItem(from: &buffer)
             guard case .frame(.method(1, .basic(.deliver(Self.deliver)))) = item else {
                 Issue.record("\(name): \(String(describing: item))")
                 continue
@@ -77,11 +80,32 @@ import Testing
         }
     }
 
+    /// A consumer tag that is not UTF-8 decodes repaired, as `readShortString` does, each time:
+    /// its repaired form is never taken for the same bytes again.
+    @Test func aNonUTF8ConsumerTagIsRepairedEveryTime() throws {
+        var method = try [AMQPFrame.method(channel: 1, .basic(.deliver(.init(consumerTag: "ab", deliveryTag: 1))))]
+            .encodedBytes()
+        method[11 + 1] = 0xFF  // the tag's first byte, after the frame header, ids and length
+        let rest = try Array(Self.deliveryFrames(body: [1]).dropFirst()).encodedBytes()
+        var byFrame = WireBuffer(bytes: method + rest + method + rest)
+        var expected: [AMQPMethod.Basic.Deliver] = []
+        while let frame = try AMQPFrameDecoder().decodeFrame(from: &byFrame) {
+            if case .method(_, .basic(.deliver(let deliver))) = frame { expected.append(deliver) }
+        }
+        #expect(expected.map(\.consumerTag) == ["\u{FFFD}b", "\u{FFFD}b"])
+        let items = try Self.items(method + rest + method + rest)
+        let actual = items.compactMap { item -> AMQPMethod.Basic.Deliver? in
+            guard case .delivery(_, let message) = item, case .deliver(let deliver) = message.method else { return nil }
+            return deliver
+        }
+        #expect(actual == expected)
+    }
+
     @Test func aFrameOverTheLimitFailsAsItDidFrameByFrame() throws {
         let bytes = try Self.deliveryFrames(body: patternedBody(count: 5000)).encodedBytes()
         var byFrame = WireBuffer(bytes: bytes)
         var byItem = WireBuffer(bytes: bytes)
-        let decoder = AMQPFrameDecoder(maxFrameSize: 4096)
+        var decoder = AMQPFrameDecoder(maxFrameSize: 4096)
         _ = try decoder.decodeFrame(from: &byFrame)
         _ = try decoder.decodeFrame(from: &byFrame)
         let frameError = try #require(throws: AMQPCodecError.self) { try decoder.decodeFrame(from: &byFrame) }
@@ -122,8 +146,16 @@ import Testing
             case 20: frames.append(.header(channel: channel, ContentHeader(bodySize: 3, properties: BasicProperties())))
             case 21: frames.append(.body(channel: channel, [1, 2][...]))
             default:
+                // The decoder reuses the last delivery's strings: vary them now and then.
+                let tags = [deliver.consumerTag, "amq.ctag-zyxwvutsrqponmlkjihgfe", "c1"]
+                let keys = ["rk", "a.routing.key.longer.than.fifteen.bytes", "é"]
+                let deliver = AMQPMethod.Basic.Deliver(
+                    consumerTag: tags[Int.random(in: 0..<10, using: &rng) / 8 * Int.random(in: 1...2, using: &rng)],
+                    deliveryTag: UInt64.random(in: 1...1000, using: &rng), redelivered: Bool.random(using: &rng),
+                    exchange: Bool.random(using: &rng) ? "" : "amq.topic",
+                    routingKey: keys[Int.random(in: 0..<3, using: &rng)])
                 var delivery = deliveryFrames(
-                    channel: channel, body: patternedBody(count: Int.random(in: 0...80, using: &rng)))
+                    channel: channel, body: patternedBody(count: Int.random(in: 0...80, using: &rng)), deliver: deliver)
                 if case .body(let id, let body) = delivery.last, body.count > 1, Bool.random(using: &rng) {
                     delivery[delivery.count - 1] = .body(channel: id, body.prefix(1))
                     delivery.append(.body(channel: id, body.dropFirst()))
@@ -140,7 +172,7 @@ import Testing
         let bytes = try Self.randomStream(&rng).encodedBytes()
         var byFrame = try Self.connection(closing: seed % 5 == 0)
         var byItem = try Self.connection(closing: seed % 5 == 0)
-        let decoder = AMQPFrameDecoder(maxFrameSize: 4096)
+        var decoder = AMQPFrameDecoder(maxFrameSize: 4096)
 
         var expected: [RecordedAction] = []
         var buffer = WireBuffer(bytes: bytes)
