@@ -47,6 +47,7 @@ struct RecoveryIntegrationTests {
         let before = try #require(try await deliveries.next())
         #expect(before.bodyString == "before")
         try before.ack()
+        #expect(connection.failureCount == 0)
 
         try await Self.closeByBroker(name)
         guard case .recovering(let cause) = try await Self.next(&events) else {
@@ -54,6 +55,7 @@ struct RecoveryIntegrationTests {
             return
         }
         #expect(cause.replyCode == .connectionForced)
+        #expect(connection.failureCount == 1, "counted before the event was published")
         guard case .queueRenamed(let old, let new) = try await Self.next(&events) else {
             Issue.record("expected the server-named queue to be renamed")
             return

@@ -131,6 +131,12 @@ public final class AMQPConnection: Sendable {
         return false
     }
 
+    /// How many times the connection failed and began to recover. It counts up the moment a
+    /// failure is seen, before ``AMQPConnectionEvent/recovering(_:)`` is published, so work
+    /// stamped with it can be told apart however late the event is handled: work stamped with a
+    /// lower count than the one read when handling the event belongs to a connection that failed.
+    public var failureCount: Int { supervisor.failureCount }
+
     /// Why the connection closed for good, once it has; nil while open or recovering.
     public var closeReason: AMQPError? {
         if case .closed(let reason) = supervisor.phase {

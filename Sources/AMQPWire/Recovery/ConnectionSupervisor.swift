@@ -30,6 +30,8 @@ final class ConnectionSupervisor: Sendable {
         var endpointOffset = 0
         /// The final close was announced (consumers ended, `.closed` published): only once.
         var ended = false
+        /// Failures that started a recovery, counted the moment each is seen.
+        var failures = 0
     }
 
     let configuration: AMQPConnectionConfiguration
@@ -95,6 +97,7 @@ final class ConnectionSupervisor: Sendable {
             case .open:
                 guard configuration.recovery.isEnabled, let error, Self.isRecoverable(error) else { return false }
                 s.phase = .recovering
+                s.failures += 1
                 for record in s.records.values { record.suspend() }
                 return true
             case .connecting, .closed:
@@ -114,6 +117,9 @@ final class ConnectionSupervisor: Sendable {
             if case .closed = s.phase {} else { s.phase = .closed(error) }
         }
     }
+
+    /// How many failures started a recovery so far.
+    var failureCount: Int { state.withLock { $0.failures } }
 
     /// A core ended: start recovering, or close for good.
     func coreEnded(_ core: ConnectionCore, _ error: AMQPError?) {

@@ -32,23 +32,13 @@ public final class MessageBus: Sendable {
     /// Message ids the broker returned as unroutable, recorded on the I/O thread before the
     /// publish's confirm completes; taken by the publisher. Bounded (see `recordReturn`).
     private let returned = Mutex<[String: AMQPReturnedMessage]>([:])
-    private let pendingReplies = Mutex<PendingReplies>(PendingReplies())
     private let declaredExchanges = Mutex<Set<String>>([])
     private let publishedCounters = Mutex<[String: Counter]>([:])
     private let replyReader = Mutex<Task<Void, Never>?>(nil)
     /// Fails the calls a connection failure orphaned (see `failOrphanedCalls`).
     private let recoveryWatcher = Mutex<Task<Void, Never>?>(nil)
 
-    /// Calls waiting for replies, by correlation id, and which of them have sent their request.
-    private struct PendingReplies {
-        var slots: [String: OneShot<IncomingMessage>] = [:]
-        var sent: Set<String> = []
-
-        mutating func remove(_ correlation: String) -> OneShot<IncomingMessage>? {
-            sent.remove(correlation)
-            return slots.removeValue(forKey: correlation)
-        }
-    }
+    private let pendingReplies = Mutex<PendingReplies<OneShot<IncomingMessage>>>(PendingReplies())
 
     private init(
         connection: AMQPConnection, channel: AMQPChannel, serviceName: String, format: any WireFormat,
@@ -96,10 +86,10 @@ public final class MessageBus: Sendable {
     }
 
     private func failOrphanedCalls(_ cause: AMQPError) {
-        let slots = pendingReplies.withLock { pending in
-            defer { pending.sent.removeAll() }
-            return pending.sent.compactMap { pending.slots.removeValue(forKey: $0) }
-        }
+        // Read now, however late this event is handled: a call confirmed on the recovered
+        // connection carries the current count and keeps waiting for its reply.
+        let failures = connection.failureCount
+        let slots = pendingReplies.withLock { $0.takeSent(before: failures) }
         guard !slots.isEmpty else { return }
         logger.warning(
             "the connection failed with RPC calls waiting; their replies are lost",
@@ -278,7 +268,7 @@ public final class MessageBus: Sendable {
         message.properties.replyTo = "amq.rabbitmq.reply-to"
         message.properties.expiration = String(max(1, timeout.components.seconds * 1000))
         let slot = OneShot<IncomingMessage>()
-        pendingReplies.withLock { $0.slots[correlation] = slot }
+        pendingReplies.withLock { $0.add(correlation, slot) }
         defer { pendingReplies.withLock { _ = $0.remove(correlation) } }
         let timer = Task {
             try? await Task.sleep(for: timeout)
@@ -292,7 +282,8 @@ public final class MessageBus: Sendable {
             message, exchange: "", routingKey: Topology.rpcQueue(service: R.destination), mandatory: true,
             messageType: R.messageType)
         // Confirmed: from now on a connection failure voids the reply-to address it carries.
-        pendingReplies.withLock { if $0.slots[correlation] != nil { $0.sent.insert(correlation) } }
+        let failures = connection.failureCount
+        pendingReplies.withLock { $0.markSent(correlation, failureCount: failures) }
         let reply = try await withTaskCancellationHandler {
             try await slot.value()
         } onCancel: {
