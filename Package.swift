@@ -75,12 +75,12 @@ let package = Package(
 
         .testTarget(name: "AMQPWireTests", dependencies: ["AMQPWire", "POSIXSockets"], swiftSettings: strict),
         .testTarget(
-            name: "AMQPWireIntegrationTests", dependencies: ["AMQPWire"], swiftSettings: strict),
+            name: "AMQPWireIntegrationTests", dependencies: ["AMQPWire", "ServiceTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "MessagingIntegrationTests",
             dependencies: ["Messaging", "EmailContracts", "AMQPWire", "ServiceTestSupport"],
             exclude: ["Interop"], swiftSettings: strict),
-        // Test helpers shared by the service tests: child processes, private brokers.
+        // Test helpers shared by the integration and service tests: child processes, private brokers.
         .target(name: "ServiceTestSupport", path: "Tests/ServiceTestSupport", swiftSettings: strict),
         .testTarget(
             name: "EmailServiceTests",

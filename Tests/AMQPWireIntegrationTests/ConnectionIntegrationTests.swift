@@ -1,5 +1,6 @@
 import AMQPWire
 import Foundation
+import ServiceTestSupport
 import Testing
 
 @Suite(.enabled(if: Broker.enabled, "AMQPWIRE_SKIP_INTEGRATION=1 is set"))
@@ -109,8 +110,7 @@ struct ConnectionIntegrationTests {
         let channel = try await connection.openChannel()
         let queue = try await channel.declareQueue(exclusive: true).name
         let consumer = try await channel.consume(queue: queue)
-        let pid = try await Self.waitForConnectionPID(named: name)
-        try await Broker.ctl("close_connection", pid, "closed by the test")
+        try await BrokerControl.closeConnection(named: name)
         var iterator = consumer.makeAsyncIterator()
         let error = try await #require(throws: AMQPError.self) { _ = try await iterator.next() }
         #expect(error.code == .connectionClosedByBroker)
@@ -156,17 +156,5 @@ struct ConnectionIntegrationTests {
         #expect(error.code == .connectionClosed)
         let reopen = try await #require(throws: AMQPError.self) { try await connection.openChannel() }
         #expect(reopen.code == .connectionClosed)
-    }
-
-    static func waitForConnectionPID(named name: String) async throws -> String {
-        for _ in 0..<50 {
-            let output = try await Broker.ctl(
-                "list_connections", "pid", "client_properties", "--no-table-headers", "--quiet")
-            for line in output.split(separator: "\n") where line.contains(name) {
-                if let pid = line.split(separator: "\t").first { return String(pid) }
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw BrokerControlFailed(arguments: ["list_connections"], output: "no connection named \(name)")
     }
 }

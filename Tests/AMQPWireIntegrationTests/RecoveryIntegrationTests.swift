@@ -1,5 +1,6 @@
 import AMQPWire
 import Foundation
+import ServiceTestSupport
 import Testing
 
 /// Automatic recovery against the real broker: connections closed by `rabbitmqctl
@@ -19,8 +20,7 @@ struct RecoveryIntegrationTests {
     }
 
     static func closeByBroker(_ name: String) async throws {
-        let pid = try await ConnectionIntegrationTests.waitForConnectionPID(named: name)
-        try await Broker.ctl("close_connection", pid, "recovery test")
+        try await BrokerControl.closeConnection(named: name, reason: "recovery test")
     }
 
     /// The next event (the suite's time limit bounds the wait).

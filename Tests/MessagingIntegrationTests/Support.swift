@@ -32,37 +32,9 @@ enum TestBroker {
         return try await AMQPConnection.connect(configuration)
     }
 
-    /// Has the broker close the connection named `name` (320 CONNECTION_FORCED), as an operator's
-    /// `rabbitmqctl close_connection` does; the client recovers. Needs AMQP_BROKER_CTL and
-    /// AMQP_BROKER_NODE, which scripts/test.sh (scripts/broker.sh) exports.
+    /// Has the broker close the connection named `name` (320 CONNECTION_FORCED); the client recovers.
     static func closeConnection(named name: String) async throws {
-        let env = ProcessInfo.processInfo.environment
-        guard let ctl = env["AMQP_BROKER_CTL"], let node = env["AMQP_BROKER_NODE"] else {
-            Issue.record("AMQP_BROKER_CTL and AMQP_BROKER_NODE are not set: run the tests with scripts/test.sh")
-            throw Inbox<Int>.TimedOut()
-        }
-        func rabbitmqctl(_ arguments: [String]) async throws -> [String] {
-            let child = try ChildProcess(ctl, ["-n", node] + arguments)
-            let status = await child.waitForExit(timeout: .seconds(60))
-            guard status == 0 else {
-                Issue.record("rabbitmqctl \(arguments.joined(separator: " ")) failed: \(child.lines)")
-                throw Inbox<Int>.TimedOut()
-            }
-            return child.lines
-        }
-        // The broker lists a connection a moment after its handshake: look a few times.
-        for _ in 0..<50 {
-            let lines = try await rabbitmqctl([
-                "list_connections", "pid", "client_properties", "--no-table-headers", "--quiet",
-            ])
-            if let line = lines.first(where: { $0.contains(name) }), let pid = line.split(separator: "\t").first {
-                _ = try await rabbitmqctl(["close_connection", String(pid), "test: closed by the broker"])
-                return
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        Issue.record("the broker lists no connection named \(name)")
-        throw Inbox<Int>.TimedOut()
+        try await BrokerControl.closeConnection(named: name, reason: "test: closed by the broker")
     }
 
     /// A service name no other test uses (tests run in parallel).

@@ -16,7 +16,7 @@ public final class PrivateBroker: Sendable {
             "BROKER_PORT": "5760",
         ]
         let script = ChildProcess.repository.appendingPathComponent("scripts/broker.sh").path
-        let start = await DaemonLauncher.run(["/bin/bash", script, "start"], environment: environment)
+        let start = try await SpawnedCommand.run("/bin/bash", [script, "start"], environment: environment)
         let lines = start.output.split(separator: "\n").map(String.init)
         guard start.status == 0, let line = lines.first(where: { $0.hasPrefix("export AMQP_URL=") }) else {
             Issue.record("could not start a private broker:\n\(start.output)")
@@ -33,7 +33,7 @@ public final class PrivateBroker: Sendable {
     /// Runs rabbitmqctl against this node (`stop_app`, `start_app`, ...).
     public func ctl(_ arguments: String...) async throws {
         let script = ChildProcess.repository.appendingPathComponent("scripts/broker.sh").path
-        let ctl = await DaemonLauncher.run(["/bin/bash", script, "ctl"] + arguments, environment: environment)
+        let ctl = try await SpawnedCommand.run("/bin/bash", [script, "ctl"] + arguments, environment: environment)
         guard ctl.status == 0 else {
             Issue.record("rabbitmqctl \(arguments.joined(separator: " ")) failed:\n\(ctl.output)")
             throw CocoaError(.executableLoad)
@@ -43,7 +43,7 @@ public final class PrivateBroker: Sendable {
     /// Stops the node and removes its folder.
     public func stop() async {
         let script = ChildProcess.repository.appendingPathComponent("scripts/broker.sh").path
-        _ = await DaemonLauncher.run(["/bin/bash", script, "stop"], environment: environment)
+        _ = try? await SpawnedCommand.run("/bin/bash", [script, "stop"], environment: environment)
         if let folder = environment["BROKER_DIR"] { try? FileManager.default.removeItem(atPath: folder) }
     }
 }

@@ -16,8 +16,8 @@ import Testing
     }
 
     static func cluster(_ command: String, _ node: String) async throws {
-        let result = await DaemonLauncher.run(
-            ["/bin/bash", try variable("AMQP_CLUSTER_SCRIPT"), command, node],
+        let result = try await SpawnedCommand.run(
+            "/bin/bash", [try variable("AMQP_CLUSTER_SCRIPT"), command, node],
             environment: ["CLUSTER_DIR": try variable("AMQP_CLUSTER_DIR")])
         #expect(result.status == 0, "cluster.sh \(command) \(node) failed:\n\(result.output)")
     }

@@ -1,5 +1,6 @@
 import AMQPWire
 import Foundation
+import ServiceTestSupport
 import Testing
 
 /// The broker the integration tests use: `AMQP_URL` (scripts/test.sh starts a private one and
@@ -44,31 +45,7 @@ enum Broker {
         return "test.\(clean).\(UUID().uuidString.prefix(8))"
     }
 
-    /// Runs rabbitmqctl against the test broker (scripts/broker.sh exports how) and returns its
-    /// output. Suspends the caller rather than blocking a thread for the second or so it takes: with
-    /// tests in parallel on two cores, blocking waits starved the cooperative pool.
+    /// Runs rabbitmqctl against the test broker (see ``BrokerControl``).
     @discardableResult
-    static func ctl(_ arguments: String...) async throws -> String {
-        let env = ProcessInfo.processInfo.environment
-        guard let ctl = env["AMQP_BROKER_CTL"], let node = env["AMQP_BROKER_NODE"] else {
-            throw BrokerControlUnavailable()
-        }
-        let result = try await ChildProcess.run(ctl, ["-n", node] + arguments)
-        guard result.status == 0 else {
-            throw BrokerControlFailed(arguments: arguments, output: result.output)
-        }
-        return result.output
-    }
-}
-
-struct BrokerControlUnavailable: Error, CustomStringConvertible {
-    var description: String {
-        "AMQP_BROKER_CTL and AMQP_BROKER_NODE are not set: run the tests with scripts/test.sh, which starts the broker and sets them"
-    }
-}
-
-struct BrokerControlFailed: Error, CustomStringConvertible {
-    var arguments: [String]
-    var output: String
-    var description: String { "rabbitmqctl \(arguments.joined(separator: " ")) failed: \(output)" }
+    static func ctl(_ arguments: String...) async throws -> String { try await BrokerControl.ctl(arguments) }
 }

@@ -1,5 +1,6 @@
 import AMQPWire
 import Foundation
+import ServiceTestSupport
 
 /// The three-node RabbitMQ cluster for failover tests. scripts/test.sh starts it with scripts/cluster.sh
 /// next to the single broker and exports `AMQP_CLUSTER_URLS` (node 1 first), `AMQP_CLUSTER_NODES` (same
@@ -47,7 +48,7 @@ enum Cluster {
     }
 
     static func ctl(_ node: String, _ arguments: [String]) async throws -> String {
-        try await ChildProcess.control(variable("AMQP_CLUSTER_CTL"), ["-n", node] + arguments)
+        try await SpawnedCommand.control(variable("AMQP_CLUSTER_CTL"), ["-n", node] + arguments)
     }
 
     /// Kills the node's Erlang VM with SIGKILL (a crash: its clients see their sockets reset, the other
@@ -115,7 +116,7 @@ enum Cluster {
     }
 
     private static func script(_ command: String, _ node: String) async throws {
-        try await ChildProcess.control(
+        try await SpawnedCommand.control(
             "/bin/bash", [variable("AMQP_CLUSTER_SCRIPT"), command, node],
             environment: ["CLUSTER_DIR": variable("AMQP_CLUSTER_DIR")])
     }

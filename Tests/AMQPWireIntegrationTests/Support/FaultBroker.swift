@@ -1,5 +1,6 @@
 import AMQPWire
 import Foundation
+import ServiceTestSupport
 
 /// The single broker the fault tests stop, kill and restart: a private node of its own, never the
 /// shared test broker (`AMQP_URL`) other suites use. scripts/test.sh starts it with
@@ -25,7 +26,7 @@ enum FaultBroker {
     /// rabbitmqctl against the node (`stop_app`, `start_app`, `list_queues` ...).
     @discardableResult
     static func ctl(_ arguments: String...) async throws -> String {
-        try await ChildProcess.control(
+        try await SpawnedCommand.control(
             variable("AMQP_FAULT_BROKER_CTL"), ["-n", variable("AMQP_FAULT_BROKER_NODE")] + arguments)
     }
 
@@ -37,7 +38,7 @@ enum FaultBroker {
     static func restart() async throws { try await script("restart") }
 
     private static func script(_ command: String) async throws {
-        try await ChildProcess.control(
+        try await SpawnedCommand.control(
             "/bin/bash", [variable("AMQP_FAULT_BROKER_SCRIPT"), command],
             environment: [
                 "BROKER_DIR": variable("AMQP_FAULT_BROKER_DIR"), "BROKER_NODE": variable("AMQP_FAULT_BROKER_NODE"),

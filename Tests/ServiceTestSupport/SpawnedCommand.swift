@@ -5,7 +5,7 @@ import Synchronization
     import Glibc
 #endif
 
-/// Runs a program (rabbitmqctl, scripts/broker.sh, scripts/cluster.sh) without blocking a thread of the
+/// Runs a program to its end (rabbitmqctl, scripts/broker.sh, scripts/cluster.sh) without blocking a thread of the
 /// cooperative pool: the caller is suspended while a dedicated thread waits in `waitpid`, and the output
 /// goes to a temporary file, read once the program has ended (a pipe nobody drains while the program
 /// runs would fill up and stall it).
@@ -17,23 +17,26 @@ import Synchronization
 ///
 /// The child gets /dev/null as input and none of this process's other descriptors (the proxies' and the
 /// connections' sockets would otherwise stay open in it, and in any daemon it starts).
-enum ChildProcess {
-    struct Result: Sendable {
-        var status: Int32
+///
+/// (``ChildProcess`` is for a program that runs beside the test, a service whose output lines the
+/// test watches; ``BackgroundCommand`` for one that starts daemons and is waited for later.)
+public enum SpawnedCommand {
+    public struct Result: Sendable {
+        public var status: Int32
         /// Standard output and standard error, interleaved.
-        var output: String
+        public var output: String
     }
 
     /// Runs `executable` (a path) with `arguments`, adding `environment` to this process's environment.
     /// Throws only when the program cannot be started; the exit status (128 + the signal number for a
     /// program killed by a signal) is in `Result.status`. Cancelling the calling task sends it SIGTERM.
-    static func run(
+    public static func run(
         _ executable: String, _ arguments: [String], environment: [String: String] = [:]
     ) async throws -> Result {
         let outputPath = FileManager.default.temporaryDirectory
             .appendingPathComponent("amqpwire-child-\(UUID().uuidString).out").path
         let output = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard output >= 0 else { throw ChildProcessError("cannot create \(outputPath): errno \(errno)") }
+        guard output >= 0 else { throw SpawnError("cannot create \(outputPath): errno \(errno)") }
         defer {
             close(output)
             unlink(outputPath)
@@ -54,9 +57,14 @@ enum ChildProcess {
         return Result(status: status, output: text)
     }
 
-    private static func spawn(
-        _ executable: String, _ arguments: [String], environment: [String: String], output: Int32
-    ) throws -> Child {
+    /// Starts `executable` with `output` as its standard output and error, /dev/null as input and
+    /// no other descriptor of this process. `signalDefaults`: default signal handling and an empty
+    /// mask, as from a terminal (a shell started with SIGINT ignored, as the test runner's
+    /// disposition is inherited, could not trap Ctrl-C).
+    static func spawn(
+        _ executable: String, _ arguments: [String], environment: [String: String], output: Int32,
+        signalDefaults: Bool = false
+    ) throws -> SpawnedChild {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -70,12 +78,25 @@ enum ChildProcess {
         defer {
             for pointer in argv + envp { free(pointer) }
         }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
-        guard result == 0 else {
-            throw ChildProcessError("cannot run \(executable): \(String(cString: strerror(result)))")
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        if signalDefaults {
+            var defaults = sigset_t()
+            sigemptyset(&defaults)
+            for signal in [SIGINT, SIGTERM, SIGQUIT, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
+            var empty = sigset_t()
+            sigemptyset(&empty)
+            posix_spawnattr_setsigdefault(&attributes, &defaults)
+            posix_spawnattr_setsigmask(&attributes, &empty)
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         }
-        return Child(pid: pid)
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        guard result == 0 else {
+            throw SpawnError("cannot run \(executable): \(String(cString: strerror(result)))")
+        }
+        return SpawnedChild(pid: pid)
     }
 }
 
@@ -99,8 +120,8 @@ private func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions
     }
 }
 
-/// A started child: waited for on one thread, possibly terminated from another.
-private final class Child: Sendable {
+/// A started child: waited for on one thread, possibly signalled from another.
+final class SpawnedChild: Sendable {
     let pid: pid_t
     /// Set, under the lock, just before the child is reaped: its pid may be reused from then on, so
     /// `terminate()` must not signal it any more.
@@ -122,23 +143,26 @@ private final class Child: Sendable {
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 
-    func terminate() {
+    func terminate() { signal(SIGTERM) }
+
+    /// Sends `signal`, unless the child was reaped (its pid may belong to another process now).
+    func signal(_ signal: Int32) {
         reaped.withLock { reaped in
-            if !reaped { kill(pid, SIGTERM) }
+            if !reaped { kill(pid, signal) }
         }
     }
 }
 
-struct ChildProcessError: Error, CustomStringConvertible {
-    var description: String
+public struct SpawnError: Error, CustomStringConvertible {
+    public var description: String
     init(_ description: String) { self.description = description }
 }
 
-extension ChildProcess {
+extension SpawnedCommand {
     /// Runs a command that controls a node (rabbitmqctl, scripts/broker.sh, scripts/cluster.sh) and
     /// returns its output; throws `ControlCommandFailed`, with that output, on a non-zero exit.
     @discardableResult
-    static func control(
+    public static func control(
         _ executable: String, _ arguments: [String], environment: [String: String] = [:]
     ) async throws -> String {
         let result = try await run(executable, arguments, environment: environment)
@@ -151,29 +175,9 @@ extension ChildProcess {
     }
 }
 
-struct ControlCommandFailed: Error, CustomStringConvertible {
-    var command: String
-    var status: Int32
-    var output: String
-    var description: String { "\(command) exited with status \(status): \(output)" }
-}
-
-/// A variable scripts/test.sh exports for the fault tests. Missing means failure, with what to run,
-/// never a silent skip.
-func faultTestVariable(_ name: String, startedBy command: String) throws -> String {
-    guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
-        throw FaultTestSetupMissing(variable: name, command: command)
-    }
-    return value
-}
-
-struct FaultTestSetupMissing: Error, CustomStringConvertible {
-    var variable: String
-    var command: String
-    var description: String {
-        """
-        \(variable) is not set: run the tests with scripts/test.sh, which starts what the fault tests \
-        need, or `eval "$(\(command))"` first
-        """
-    }
+public struct ControlCommandFailed: Error, CustomStringConvertible {
+    public var command: String
+    public var status: Int32
+    public var output: String
+    public var description: String { "\(command) exited with status \(status): \(output)" }
 }
