@@ -284,6 +284,12 @@ final class FakeBroker: @unchecked Sendable {
         return channel
     }
 
+    /// Stops reading while the socket stays open for writing: the client's next write fails
+    /// (EPIPE), but it sees no end of the connection until it reads.
+    func stopReading() async throws {
+        try await perform { broker in _ = Glibc.shutdown(broker.fd, Int32(SHUT_RD)) }
+    }
+
     /// Shuts the broker's end down: the client sees the connection end.
     func close() {
         _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
