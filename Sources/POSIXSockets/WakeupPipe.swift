@@ -62,8 +62,9 @@ package final class WakeupPipe: Sendable {
     }
 
     package func drain() {
-        var scratch = [UInt8](repeating: 0, count: 64)
-        while recv(readFD, &scratch, scratch.count, 0) > 0 {}
+        withUnsafeTemporaryAllocation(byteCount: 64, alignment: 1) { scratch in
+            while recv(readFD, scratch.baseAddress, scratch.count, 0) > 0 {}
+        }
     }
 }
 
