@@ -137,4 +137,27 @@ import Testing
             try await connection.close()
         }
     }
+
+    /// A queue that cannot be declared (here: one that exists with other flags, 406) fails
+    /// run(), and the queues already consuming stop with it instead of holding deliveries.
+    @Test func aFailedStartStopsTheQueuesAlreadyConsuming() async throws {
+        let name = TestBroker.unique("half-started")
+        try await TestRouting.$service.withValue(name) {
+            let connection = try await TestBroker.connect()
+            let setup = try await connection.openChannel()
+            let eventQueue = Topology.eventQueue(subscriber: name, messageType: Happened.messageType)
+            try await setup.declareQueue(eventQueue, durable: false)  // the service wants it durable
+            let service = try await MessagingService.start(
+                connection: connection, configuration: .init(name: name), logger: MemoryLog().logger)
+            service.handle(Ping.self) { _, _ in }  // queue `name`, started first (sorted by name)
+            service.subscribe(to: Happened.self) { _, _ in }
+            let error = try await #require(throws: AMQPError.self) { try await service.run() }
+            #expect(error.replyCode == .preconditionFailed, "\(error)")
+            let check = try await connection.openChannel()
+            #expect(try await check.declareQueue(name, passive: true).consumerCount == 0)
+            try await check.deleteQueue(name)
+            try await check.deleteQueue(eventQueue)
+            try await connection.close()
+        }
+    }
 }

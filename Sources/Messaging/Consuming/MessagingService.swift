@@ -204,9 +204,14 @@ public final class MessagingService: Sendable {
             throw MessagingError(.invalidConfiguration, "the service registered no handlers")
         }
         var workers: [QueueWorker] = []
-        for registration in registrations {
-            let worker = try await QueueWorker.start(registration, service: self)
-            workers.append(worker)
+        do {
+            for registration in registrations {
+                workers.append(try await QueueWorker.start(registration, service: self))
+            }
+        } catch {
+            // Those already consuming stop with their channels.
+            for worker in workers { try? await worker.channel.close() }
+            throw error
         }
         logger.info(
             "consuming",
@@ -214,20 +219,7 @@ public final class MessagingService: Sendable {
                 "queues": registrations.map(\.queue).joined(separator: ","),
                 "concurrency": String(configuration.concurrency),
             ])
-        let started = workers
-        // The workers run in a task of their own, so cancelling run() does not cancel handlers
-        // in flight: it only asks the workers to stop taking messages.
-        let work = Task {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for worker in started { group.addTask { try await worker.run() } }
-                try await group.waitForAll()
-            }
-        }
-        try await withTaskCancellationHandler {
-            try await work.value
-        } onCancel: {
-            for worker in started { worker.stop() }
-        }
+        try await ConsumeLoops.runUntilCancelled(workers.map(\.loop))
         logger.info("stopped consuming")
     }
 }

@@ -100,20 +100,9 @@ final class QueueWorker: Sendable {
             errorQueue: errorQueue)
     }
 
-    /// Takes messages until the consumer ends (``stop()``), waits for handlers in flight, closes.
-    func run() async throws {
-        defer { Task { [channel] in try? await channel.close() } }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for try await delivery in consumer {
-                group.addTask { await self.process(delivery) }
-            }
-            try await group.waitForAll()
-        }
-    }
-
-    /// Stops taking new messages; those already buffered and in flight are still handled.
-    func stop() {
-        Task { [consumer] in try? await consumer.cancel() }
+    /// The worker's consume loop, for ``ConsumeLoops``: each delivery is processed and settled.
+    var loop: ConsumeLoops.Loop {
+        .init(consumer: consumer, channel: channel) { delivery in await self.process(delivery) }
     }
 
     // MARK: One message
@@ -225,14 +214,7 @@ final class QueueWorker: Sendable {
         }
     }
 
-    private func acknowledge(_ delivery: AMQPDelivery, log: Logger) {
-        do {
-            try delivery.ack()
-        } catch {
-            // The connection was recovered in between: the broker redelivers it.
-            log.warning("could not ack; the broker will redeliver the message", metadata: ["error": "\(error)"])
-        }
-    }
+    private func acknowledge(_ delivery: AMQPDelivery, log: Logger) { ConsumeLoops.acknowledge(delivery, log: log) }
 
     private func count(_ outcome: String, _ type: String) {
         let counter =

@@ -165,7 +165,7 @@ public final class NamekoEventSubscriber: Sendable {
     }
 
     private func consume(_ subscriptions: [Subscription]) async throws {
-        var loops: [NamekoConsumption.Loop] = []
+        var loops: [ConsumeLoops.Loop] = []
         var channels: [AMQPChannel] = []
         do {
             for subscription in subscriptions {
@@ -184,12 +184,12 @@ public final class NamekoEventSubscriber: Sendable {
                 "queues": subscriptions.map(\.queue).joined(separator: ","),
                 "concurrency": String(configuration.concurrency),
             ])
-        try await NamekoConsumption.runUntilCancelled(loops)
+        try await ConsumeLoops.runUntilCancelled(loops)
         logger.info("stopped")
     }
 
     /// Declares a subscription's exchange and queues on `channel` and starts consuming.
-    private func start(_ subscription: Subscription, on channel: AMQPChannel) async throws -> NamekoConsumption.Loop {
+    private func start(_ subscription: Subscription, on channel: AMQPChannel) async throws -> ConsumeLoops.Loop {
         let failures = NamekoFailureRouting(queue: subscription.queue, delays: configuration.retry.delayMilliseconds)
         let exchange = NamekoTopology.eventExchange(source: subscription.source)
         try await channel.declareExchange(exchange, type: .topic, durable: true)
@@ -236,7 +236,7 @@ public final class NamekoEventSubscriber: Sendable {
             do {
                 try await duration.time { try await subscription.handle(json, context) }
                 count("handled", subscription)
-                NamekoConsumption.acknowledge(delivery, log: log)
+                ConsumeLoops.acknowledge(delivery, log: log)
                 return
             } catch {
                 lastError = error

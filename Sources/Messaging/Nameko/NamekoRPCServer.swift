@@ -221,7 +221,7 @@ public final class NamekoRPCServer: Sendable {
                 "queue": queue, "methods": methods.keys.sorted().joined(separator: ","),
                 "concurrency": String(configuration.concurrency),
             ])
-        try await NamekoConsumption.runUntilCancelled([
+        try await ConsumeLoops.runUntilCancelled([
             .init(consumer: consumer, channel: channel) { delivery in
                 await self.process(delivery, methods: methods, failures: failures)
             }
@@ -270,7 +270,7 @@ public final class NamekoRPCServer: Sendable {
             return
         }
         count(outcome.isSuccess ? "handled" : "failed", type)
-        NamekoConsumption.acknowledge(delivery, log: log)
+        ConsumeLoops.acknowledge(delivery, log: log)
     }
 
     /// The method a routing key names: what follows `<service>.` (Nameko takes the last
