@@ -52,7 +52,7 @@ public enum EmailServiceApp {
     public static func connect(
         _ configuration: AMQPConnectionConfiguration, logger: Logger
     ) async throws -> AMQPConnection {
-        var pause: Duration = .milliseconds(500)
+        var pause = RetryPause()
         while true {
             do {
                 return try await AMQPConnection.connect(configuration)
@@ -62,8 +62,7 @@ public enum EmailServiceApp {
                 logger.warning(
                     "the broker is not reachable yet; retrying",
                     metadata: ["broker": BrokerSettings.describe(configuration), "error": error.message])
-                try await Task.sleep(for: pause)
-                pause = min(pause * 2, .seconds(10))
+                try await pause.wait()
             }
         }
     }

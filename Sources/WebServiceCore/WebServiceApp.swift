@@ -141,11 +141,11 @@ public enum WebServiceApp {
     static func brokerLoop(
         _ configuration: WebServiceConfiguration, app: WebApp, logger: Logger, metrics: MetricsRegistry
     ) async {
-        var pause: Duration = .milliseconds(500)
+        var pause = RetryPause()
         while !Task.isCancelled {
             do {
                 let connection = try await AMQPConnection.connect(configuration.broker)
-                pause = .milliseconds(500)
+                pause.reset()
                 logger.info(
                     "connected to the broker", metadata: ["broker": BrokerSettings.describe(configuration.broker)])
                 try await serve(connection, configuration: configuration, app: app, logger: logger, metrics: metrics)
@@ -157,8 +157,7 @@ public enum WebServiceApp {
                 logger.warning(
                     "the broker is unreachable; emails wait in the outbox",
                     metadata: ["error": "\(error)", "pending": String(app.outbox.pendingCount)])
-                try? await Task.sleep(for: pause)
-                pause = min(pause * 2, .seconds(10))
+                try? await pause.wait()
             }
         }
         app.isBrokerReady = false
