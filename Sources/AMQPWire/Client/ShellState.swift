@@ -82,8 +82,6 @@ struct ShellState: Sendable {
 
     // MARK: Actions
 
-    /// Carries out the state machine's actions: bytes into `outbound`, bookkeeping here, and
-    /// everything that resumes a task or hands over a message into `effects`, for after the lock.
     /// ``deliveries``, taken out with the effects that hand them over.
     mutating func takeDeliveries() -> [AMQPDelivery] {
         if deliveries.isEmpty { return [] }
@@ -91,6 +89,9 @@ struct ShellState: Sendable {
         return deliveries
     }
 
+    /// Carries out the state machine's actions: bytes into `outbound`, bookkeeping here, and
+    /// everything that resumes a task or hands over a message into `effects` (and `deliveries`),
+    /// for after the lock.
     mutating func applyActions(core: ConnectionCore, effects: inout [Effect]) {
         var index = 0
         while index < actions.count {
