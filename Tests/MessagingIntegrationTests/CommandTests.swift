@@ -160,4 +160,23 @@ import Testing
             try await connection.close()
         }
     }
+
+    /// Every consuming part refuses a concurrency that cannot be a prefetch, before it opens anything.
+    @Test func everyConsumerRefusesAConcurrencyOutsideThePrefetchRange() async throws {
+        let connection = try await TestBroker.connect()
+        let service = await #expect(throws: MessagingError.self) {
+            _ = try await MessagingService.start(
+                connection: connection, configuration: .init(name: "svc", concurrency: 0))
+        }
+        let server = await #expect(throws: MessagingError.self) {
+            _ = try await NamekoRPCServer.start(
+                connection: connection, configuration: .init(service: "svc", concurrency: 0))
+        }
+        let subscriber = await #expect(throws: MessagingError.self) {
+            _ = try await NamekoEventSubscriber.start(
+                connection: connection, configuration: .init(service: "svc", concurrency: 70_000))
+        }
+        for error in [service, server, subscriber] { #expect(error?.code == .invalidConfiguration) }
+        try await connection.close()
+    }
 }

@@ -52,6 +52,15 @@ enum ConsumeLoops {
         }
     }
 
+    /// The settings every consuming part checks before it starts: a service name, and a
+    /// concurrency that is also a valid prefetch.
+    static func check(service: String, concurrency: Int) throws(MessagingError) {
+        guard (1...Int(UInt16.max)).contains(concurrency) else {
+            throw MessagingError(.invalidConfiguration, "concurrency must be from 1 to 65535, not \(concurrency)")
+        }
+        guard !service.isEmpty else { throw MessagingError(.invalidConfiguration, "the service needs a name") }
+    }
+
     /// Acks a handled delivery; one from before a recovery cannot be acked, and is redelivered.
     static func acknowledge(_ delivery: AMQPDelivery, log: Logger) {
         do {

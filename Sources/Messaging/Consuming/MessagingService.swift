@@ -78,12 +78,7 @@ public final class MessagingService: Sendable {
         connection: AMQPConnection, configuration: Configuration, logger: Logger? = nil,
         metrics: MetricsRegistry = MetricsRegistry()
     ) async throws -> MessagingService {
-        guard configuration.concurrency >= 1, configuration.concurrency <= Int(UInt16.max) else {
-            throw MessagingError(.invalidConfiguration, "concurrency must be from 1 to 65535")
-        }
-        guard !configuration.name.isEmpty else {
-            throw MessagingError(.invalidConfiguration, "the service needs a name")
-        }
+        try ConsumeLoops.check(service: configuration.name, concurrency: configuration.concurrency)
         let logger = logger ?? Logger(label: configuration.name)
         let bus = try await MessageBus.start(
             connection: connection, serviceName: configuration.name, format: configuration.format,

@@ -80,12 +80,7 @@ public final class NamekoEventSubscriber: Sendable {
         connection: AMQPConnection, configuration: Configuration, logger: Logger? = nil,
         metrics: MetricsRegistry = MetricsRegistry()
     ) async throws -> NamekoEventSubscriber {
-        guard (1...Int(UInt16.max)).contains(configuration.concurrency) else {
-            throw MessagingError(.invalidConfiguration, "concurrency must be from 1 to 65535")
-        }
-        guard !configuration.service.isEmpty else {
-            throw MessagingError(.invalidConfiguration, "the subscribing service needs a name")
-        }
+        try ConsumeLoops.check(service: configuration.service, concurrency: configuration.concurrency)
         let logger = logger ?? Logger(label: "\(configuration.service).nameko-events")
         let bus = try await MessageBus.start(
             connection: connection, serviceName: configuration.service,

@@ -93,12 +93,7 @@ public final class NamekoRPCServer: Sendable {
         connection: AMQPConnection, configuration: Configuration, logger: Logger? = nil,
         metrics: MetricsRegistry = MetricsRegistry()
     ) async throws -> NamekoRPCServer {
-        guard (1...Int(UInt16.max)).contains(configuration.concurrency) else {
-            throw MessagingError(.invalidConfiguration, "concurrency must be from 1 to 65535")
-        }
-        guard !configuration.service.isEmpty else {
-            throw MessagingError(.invalidConfiguration, "the Nameko service needs a name")
-        }
+        try ConsumeLoops.check(service: configuration.service, concurrency: configuration.concurrency)
         let logger = logger ?? Logger(label: "\(configuration.service).nameko-rpc")
         let bus = try await MessageBus.start(
             connection: connection, serviceName: configuration.service, logger: logger.labelled("\(logger.label).bus"),
