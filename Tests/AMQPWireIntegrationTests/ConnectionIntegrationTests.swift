@@ -54,7 +54,7 @@ struct ConnectionIntegrationTests {
 
     @Test func virtualHostWithoutAccessIsRefused() async throws {
         let vhost = Broker.unique("vhost")
-        try await Broker.ctl("add_vhost", vhost)
+        try await BrokerControl.ctl("add_vhost", vhost)
         try await withCleanup {
             var config = try Broker.configuration
             config.virtualHost = vhost
@@ -67,7 +67,7 @@ struct ConnectionIntegrationTests {
             let missing = try await #require(throws: AMQPError.self) { try await AMQPConnection.connect(config) }
             #expect(missing.code == .virtualHostAccessRefused)
         } cleanup: {
-            _ = try? await Broker.ctl("delete_vhost", vhost)
+            _ = try? await BrokerControl.ctl("delete_vhost", vhost)
         }
     }
 

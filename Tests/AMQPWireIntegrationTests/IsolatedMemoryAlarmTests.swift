@@ -1,4 +1,5 @@
 import AMQPWire
+import ServiceTestSupport
 import Testing
 
 /// A broker-wide fault: a memory alarm blocks every publishing connection on the broker, so this
@@ -11,7 +12,7 @@ struct IsolatedMemoryAlarmTests {
     /// one dead-lettered in from a TTL queue, which no blocked connection publishes) and acks are
     /// queued, not refused.
     @Test func memoryAlarmBlocksPublishingOnlyUntilLifted() async throws {
-        try await Broker.ctl("set_vm_memory_high_watermark", "0.4")
+        try await BrokerControl.ctl("set_vm_memory_high_watermark", "0.4")
         let connection = try await Broker.connect()
         let publisher = try await connection.openChannel()
         let consumerChannel = try await connection.openChannel()
@@ -28,7 +29,7 @@ struct IsolatedMemoryAlarmTests {
         var deliveries = consumer.makeAsyncIterator()
         var events = connection.events().makeAsyncIterator()
 
-        try await Broker.ctl("set_vm_memory_high_watermark", "0.0000001")
+        try await BrokerControl.ctl("set_vm_memory_high_watermark", "0.0000001")
         var lifted = false
         try await withCleanup {
             let trigger = try await publisher.publish("trigger", routingKey: queue)
@@ -48,7 +49,7 @@ struct IsolatedMemoryAlarmTests {
             try first.ack()
             #expect(trigger.result == nil)
 
-            try await Broker.ctl("set_vm_memory_high_watermark", "0.4")
+            try await BrokerControl.ctl("set_vm_memory_high_watermark", "0.4")
             lifted = true
             guard case .unblocked? = await events.next() else {
                 Issue.record("expected an unblocked event")
@@ -72,7 +73,7 @@ struct IsolatedMemoryAlarmTests {
             #expect(remaining.messageCount == 0)
             try await connection.close()
         } cleanup: {
-            if !lifted { _ = try? await Broker.ctl("set_vm_memory_high_watermark", "0.4") }
+            if !lifted { _ = try? await BrokerControl.ctl("set_vm_memory_high_watermark", "0.4") }
         }
     }
 }

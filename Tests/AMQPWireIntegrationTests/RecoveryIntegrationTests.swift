@@ -19,10 +19,6 @@ struct RecoveryIntegrationTests {
         }
     }
 
-    static func closeByBroker(_ name: String) async throws {
-        try await BrokerControl.closeConnection(named: name, reason: "recovery test")
-    }
-
     /// The next event (the suite's time limit bounds the wait).
     static func next(_ events: inout BroadcastSubscription<AMQPConnectionEvent>.AsyncIterator) async throws
         -> AMQPConnectionEvent
@@ -49,7 +45,7 @@ struct RecoveryIntegrationTests {
         try before.ack()
         #expect(connection.failureCount == 0)
 
-        try await Self.closeByBroker(name)
+        try await BrokerControl.closeConnection(named: name, reason: "recovery test")
         guard case .recovering(let cause) = try await Self.next(&events) else {
             Issue.record("expected recovering")
             return
@@ -92,7 +88,7 @@ struct RecoveryIntegrationTests {
         let first = try #require(try await deliveries.next())
         #expect(!first.redelivered)
 
-        try await Self.closeByBroker(name)
+        try await BrokerControl.closeConnection(named: name, reason: "recovery test")
         while true {
             if case .recovered = try await Self.next(&events) { break }
         }
@@ -124,7 +120,7 @@ struct RecoveryIntegrationTests {
         try await otherChannel.declareExchange(clashing, type: .fanout)
         try await otherChannel.deleteQueue(queue)
 
-        try await Self.closeByBroker(name)
+        try await BrokerControl.closeConnection(named: name, reason: "recovery test")
         var failed: [RecordedEntity] = []
         loop: while true {
             switch try await Self.next(&events) {
@@ -162,7 +158,7 @@ struct RecoveryIntegrationTests {
         let otherChannel = try await other.openChannel()
         try await otherChannel.deleteQueue(skipped)
 
-        try await Self.closeByBroker(name)
+        try await BrokerControl.closeConnection(named: name, reason: "recovery test")
         while true {
             if case .recovered = try await Self.next(&events) { break }
         }
@@ -176,9 +172,9 @@ struct RecoveryIntegrationTests {
 
     @Test func refusedCredentialsEndTheRecovery() async throws {
         let user = Broker.unique("recovery-user")
-        try await Broker.ctl("add_user", user, "first-password")
+        try await BrokerControl.ctl("add_user", user, "first-password")
         try await withCleanup {
-            try await Broker.ctl("set_permissions", user, ".*", ".*", ".*")
+            try await BrokerControl.ctl("set_permissions", user, ".*", ".*", ".*")
             let name = Broker.unique("recover-auth")
             let connection = try await Self.connect(name: name) {
                 $0.username = user
@@ -187,8 +183,8 @@ struct RecoveryIntegrationTests {
             var events = connection.events().makeAsyncIterator()
             let channel = try await connection.openChannel()
             let consumer = try await channel.consume(queue: try await channel.declareQueue(exclusive: true).name)
-            try await Broker.ctl("change_password", user, "second-password")
-            try await Self.closeByBroker(name)
+            try await BrokerControl.ctl("change_password", user, "second-password")
+            try await BrokerControl.closeConnection(named: name, reason: "recovery test")
             var failure: AMQPError?
             loop: while true {
                 switch try await Self.next(&events) {
@@ -204,7 +200,7 @@ struct RecoveryIntegrationTests {
             let ended = try await #require(throws: AMQPError.self) { _ = try await iterator.next() }
             #expect(ended.code == .authenticationFailed)
         } cleanup: {
-            _ = try? await Broker.ctl("delete_user", user)
+            _ = try? await BrokerControl.ctl("delete_user", user)
         }
     }
 
@@ -216,7 +212,7 @@ struct RecoveryIntegrationTests {
             let connection = try await Self.connect(name: name) { $0.recovery.initialDelay = .seconds(5) }
             var events = connection.events().makeAsyncIterator()
             _ = try await connection.openChannel()
-            try await Self.closeByBroker(name)
+            try await BrokerControl.closeConnection(named: name, reason: "recovery test")
             guard case .recovering = try await Self.next(&events) else {
                 Issue.record("expected recovering")
                 return

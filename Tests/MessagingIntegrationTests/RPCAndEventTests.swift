@@ -1,6 +1,7 @@
 import AMQPWire
 import Foundation
 import Messaging
+import ServiceTestSupport
 import Testing
 
 @Suite struct RPCTests {
@@ -98,7 +99,7 @@ import Testing
             _ = try await handled.wait(for: 1)
             // The server has the request; give its confirm a moment to reach the client too.
             try await Task.sleep(for: .milliseconds(300))
-            try await TestBroker.closeConnection(named: clientName)
+            try await BrokerControl.closeConnection(named: clientName)
             gate.add(1)
 
             let error = try await #require(throws: MessagingError.self) { try await orphaned.value }

@@ -32,11 +32,6 @@ enum TestBroker {
         return try await AMQPConnection.connect(configuration)
     }
 
-    /// Has the broker close the connection named `name` (320 CONNECTION_FORCED); the client recovers.
-    static func closeConnection(named name: String) async throws {
-        try await BrokerControl.closeConnection(named: name, reason: "test: closed by the broker")
-    }
-
     /// A service name no other test uses (tests run in parallel).
     static func unique(_ prefix: String) -> String { "test-\(prefix)-\(UUID().uuidString.prefix(8).lowercased())" }
 }

@@ -20,6 +20,10 @@ public enum BrokerControl {
         return result.output
     }
 
+    /// `ctl` with the arguments listed one by one.
+    @discardableResult
+    public static func ctl(_ arguments: String...) async throws -> String { try await ctl(arguments) }
+
     /// The broker's pid for the connection whose client properties mention `name` (its
     /// connection name). The broker lists a connection a moment after its handshake, so this
     /// looks for up to five seconds.

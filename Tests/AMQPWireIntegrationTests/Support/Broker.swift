@@ -1,6 +1,5 @@
 import AMQPWire
 import Foundation
-import ServiceTestSupport
 import Testing
 
 /// The broker the integration tests use: `AMQP_URL` (scripts/test.sh starts a private one and
@@ -45,7 +44,4 @@ enum Broker {
         return "test.\(clean).\(UUID().uuidString.prefix(8))"
     }
 
-    /// Runs rabbitmqctl against the test broker (see ``BrokerControl``).
-    @discardableResult
-    static func ctl(_ arguments: String...) async throws -> String { try await BrokerControl.ctl(arguments) }
 }
