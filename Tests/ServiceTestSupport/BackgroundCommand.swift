@@ -38,9 +38,7 @@ public final class BackgroundCommand: Sendable {
             child.signal(SIGKILL)
         }
         defer { killer.cancel() }
-        let status = await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: child.waitForExit()) }.start()
-        }
+        let status = await child.exit()
         exitStatus.withLock { $0 = status }
         return status
     }

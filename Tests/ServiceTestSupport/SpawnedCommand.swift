@@ -46,10 +46,7 @@ public enum SpawnedCommand {
             executable, arguments,
             environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, output: output)
         let status = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
-                let waiter = Thread { continuation.resume(returning: child.waitForExit()) }
-                waiter.start()
-            }
+            await child.exit()
         } onCancel: {
             child.terminate()
         }
@@ -141,6 +138,13 @@ final class SpawnedChild: Sendable {
         }
         let signal = status & 0x7f
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+
+    /// ``waitForExit()`` on a thread of its own, so no thread of the cooperative pool blocks.
+    func exit() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: self.waitForExit()) }.start()
+        }
     }
 
     func terminate() { signal(SIGTERM) }
